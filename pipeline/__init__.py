@@ -1,0 +1,51 @@
+"""feedmixer's candidate-pipeline framework: stage interfaces, executor, recipes.
+
+Importing this package never imports JAX or any feed-specific code.
+"""
+
+from pipeline.errors import (
+    ComponentDefinitionError,
+    ContractViolation,
+    DeadlineExceeded,
+    FeedmixerError,
+    RecipeError,
+    RequiredComponentFailed,
+    UnknownComponentError,
+)
+from pipeline.executor import Pipeline
+from pipeline.filter import Filter, FilterResult
+from pipeline.hydrator import Hydrator
+from pipeline.query_hydrator import QueryHydrator
+from pipeline.recipe import load_recipe
+from pipeline.registry import register, registered
+from pipeline.result import Degradation, PipelineResult, Removed, Timings
+from pipeline.scorer import Scorer
+from pipeline.selector import Selector
+from pipeline.side_effect import SideEffect
+from pipeline.source import Source
+
+__all__ = [
+    "ComponentDefinitionError",
+    "ContractViolation",
+    "DeadlineExceeded",
+    "Degradation",
+    "FeedmixerError",
+    "Filter",
+    "FilterResult",
+    "Hydrator",
+    "Pipeline",
+    "PipelineResult",
+    "QueryHydrator",
+    "RecipeError",
+    "Removed",
+    "RequiredComponentFailed",
+    "Scorer",
+    "Selector",
+    "SideEffect",
+    "Source",
+    "Timings",
+    "UnknownComponentError",
+    "load_recipe",
+    "register",
+    "registered",
+]

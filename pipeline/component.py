@@ -1,0 +1,134 @@
+"""The component contract, written once.
+
+A component is a small class with one job. It subclasses exactly one stage base
+(:class:`~pipeline.QueryHydrator`, :class:`~pipeline.Source`, :class:`~pipeline.Hydrator`,
+:class:`~pipeline.Filter`, :class:`~pipeline.Scorer`, :class:`~pipeline.Selector` or
+:class:`~pipeline.SideEffect`) and implements that stage's **one** method, either as a plain
+``def`` or as an ``async def``. Everything else has a default:
+
+* ``Params`` — a pydantic model of the component's typed parameters (what a recipe's
+  ``params:`` block is validated against). Instances read them as ``self.params``.
+* ``reads`` / ``writes`` — the candidate fields (query fields for query hydrators) the component
+  reads and writes. The executor copies back *only* the declared ``writes``, so one component
+  can never clobber another's fields, and recipe loading checks every ``reads`` against what
+  runs upstream.
+* ``query_reads`` — query fields a candidate-stage component needs (checked the same way).
+* ``enable(query)`` — a per-request gate; a disabled component is skipped, not degraded.
+* ``warm_up(resources)`` — heavy setup (open stores, load models), run once before the first
+  request, never in ``__init__``. ``resources`` is the mapping given to the pipeline.
+* ``close()`` — release what ``warm_up`` acquired.
+* ``run_in_thread`` — set ``True`` on a CPU-heavy *sync* component to run it in a worker thread
+  so it neither blocks the event loop nor outlives its timeout on the request path.
+
+The framework owns everything around the call: timing, timeouts, output checks and
+degradation. A component never has to catch its own exceptions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict
+
+Q = TypeVar("Q")
+C = TypeVar("C")
+
+
+class NoParams(BaseModel):
+    """Parameters of a component that takes none."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Component(Generic[Q, C]):
+    """Base of every stage interface. See the module docstring for the contract."""
+
+    stage: ClassVar[str] = ""
+    method_name: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    reads: ClassVar[frozenset[str]] = frozenset()
+    writes: ClassVar[frozenset[str]] = frozenset()
+    query_reads: ClassVar[frozenset[str]] = frozenset()
+    run_in_thread: ClassVar[bool] = False
+    default_timeout_ms: ClassVar[float | None] = None
+    registered_name: ClassVar[str | None] = None
+    query_type: ClassVar[type | None] = None
+    candidate_type: ClassVar[type | None] = None
+    is_async: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in ("reads", "writes", "query_reads"):
+            setattr(cls, attr, frozenset(getattr(cls, attr)))
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Component):
+                args = typing.get_args(base)
+                if len(args) == 2:
+                    if isinstance(args[0], type):
+                        cls.query_type = args[0]
+                    if isinstance(args[1], type):
+                        cls.candidate_type = args[1]
+        if cls.method_name:
+            cls.is_async = inspect.iscoroutinefunction(getattr(cls, cls.method_name))
+
+    def __init__(
+        self,
+        params: BaseModel | Mapping[str, Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout_ms: float | None = None,
+        required: bool = False,
+        enabled: bool = True,
+        **param_values: Any,
+    ) -> None:
+        if params is None:
+            params = self.Params(**param_values)
+        elif isinstance(params, Mapping):
+            params = self.Params(**{**params, **param_values})
+        elif not isinstance(params, self.Params):
+            raise TypeError(
+                f"{type(self).__name__} expects params of type {self.Params.__name__}, "
+                f"got {type(params).__name__}"
+            )
+        self.params = params
+        self.name = name or self.registered_name or type(self).__name__
+        self.timeout_ms = timeout_ms if timeout_ms is not None else self.default_timeout_ms
+        self.required = required
+        self.enabled = enabled
+
+    def enable(self, query: Q) -> bool:
+        """Whether this component runs for ``query``. Defaults to always."""
+        return True
+
+    def warm_up(self, resources: Mapping[str, Any]) -> Any:
+        """Acquire heavy state once, before the first request (may be ``async``)."""
+        return None
+
+    def close(self) -> Any:
+        """Release what :meth:`warm_up` acquired (may be ``async``)."""
+        return None
+
+    async def invoke(self, *args: Any) -> Any:
+        """Call the stage method the way it was written: awaited, in a thread, or inline."""
+        method = getattr(self, self.method_name)
+        if self.is_async:
+            return await method(*args)
+        if self.run_in_thread:
+            return await anyio.to_thread.run_sync(method, *args, abandon_on_cancel=True)
+        return method(*args)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} ({self.stage})>"
+
+
+async def maybe_await(value: Any) -> Any:
+    """Await ``value`` if a hook returned an awaitable (hooks may be sync or async)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value

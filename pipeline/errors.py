@@ -1,0 +1,95 @@
+"""Exceptions raised by feedmixer's pipeline framework.
+
+Every error the framework raises derives from :class:`FeedmixerError`, so callers can catch
+one type at the boundary::
+
+    FeedmixerError
+    ├── RecipeError                 a recipe file (or override) is invalid; lists every problem
+    ├── ComponentDefinitionError    a component class breaks the contract at registration time
+    ├── UnknownComponentError       a recipe names a component that is not registered
+    ├── ContractViolation           a component's output breaks the stage contract (testing kit)
+    └── RequiredComponentFailed     a component marked ``required: true`` degraded
+        └── DeadlineExceeded        the request deadline passed before a required stage ran
+
+Degradations of optional components are *not* exceptions: they are data on the result
+(:class:`pipeline.result.Degradation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FeedmixerError(Exception):
+    """Base class of every error raised by feedmixer."""
+
+
+@dataclass(frozen=True)
+class RecipeIssue:
+    """One problem in a recipe: where it is, what is wrong, and what might have been meant."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.column or 1}"
+        text = f"{where}: {self.path or '<root>'}: {self.message}"
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion!r}?)"
+        return text
+
+
+class RecipeError(FeedmixerError):
+    """A recipe is invalid. ``issues`` holds every problem found in the file, not just the first."""
+
+    def __init__(self, issues: list[RecipeIssue]) -> None:
+        self.issues = list(issues)
+        count = len(self.issues)
+        header = f"{count} problem{'s' if count != 1 else ''} in recipe"
+        super().__init__(header + ":\n" + "\n".join(f"  {issue}" for issue in self.issues))
+
+
+class ComponentDefinitionError(FeedmixerError, TypeError):
+    """A component class cannot be registered because it breaks the component contract."""
+
+
+class UnknownComponentError(FeedmixerError, KeyError):
+    """No component is registered under the requested name."""
+
+    def __init__(self, name: str, known: list[str], suggestion: str | None = None) -> None:
+        self.name = name
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        message = f"no component registered as {name!r}.{hint} Expected one of: {', '.join(known)}"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ContractViolation(FeedmixerError):
+    """A component's output breaks its stage contract (length, type, undeclared write)."""
+
+    def __init__(self, component: str, kind: str, message: str) -> None:
+        self.component = component
+        self.kind = kind
+        super().__init__(f"{component}: {kind}: {message}")
+
+
+class RequiredComponentFailed(FeedmixerError):
+    """A component marked ``required: true`` degraded, so the request fails closed."""
+
+    def __init__(self, component: str, stage: str, kind: str, message: str) -> None:
+        self.component = component
+        self.stage = stage
+        self.kind = kind
+        super().__init__(f"required component {component!r} ({stage}) failed: {kind}: {message}")
+
+
+class DeadlineExceeded(RequiredComponentFailed):
+    """The request deadline passed before a required component could run."""

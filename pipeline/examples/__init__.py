@@ -1,0 +1,1 @@
+"""Tiny example components that show the framework without any recommendation model."""

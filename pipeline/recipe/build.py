@@ -1,0 +1,128 @@
+"""From a merged recipe mapping to component instances, reporting every problem at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline.component import Component
+from pipeline.errors import UnknownComponentError
+from pipeline.recipe.layering import Layered
+from pipeline.recipe.schema import ComponentEntry, RecipeSpec
+from pipeline.registry import get_component, registered, suggest
+from pipeline.stages import RECIPE_STAGES
+
+
+def validate_spec(layered: Layered) -> RecipeSpec | None:
+    """Check the recipe's own keys; record each problem with its location."""
+    try:
+        return RecipeSpec.model_validate(layered.data)
+    except ValidationError as exc:
+        _record_validation_errors(layered, (), exc, RecipeSpec)
+        return None
+
+
+def build_components(layered: Layered, spec: RecipeSpec) -> dict[str, list[Component]]:
+    """Instantiate every entry; unknown names, wrong stages and bad params become issues."""
+    built: dict[str, list[Component]] = {}
+    seen: dict[str, str] = {}
+    for stage, base in RECIPE_STAGES.items():
+        value = getattr(spec, stage)
+        entries: list[ComponentEntry] = [value] if isinstance(value, ComponentEntry) else value
+        built[stage] = []
+        for index, entry in enumerate(entries):
+            path: tuple[Any, ...] = (stage,) if stage == "selector" else (stage, index)
+            component = _build_one(layered, path, entry, base)
+            name = entry.instance_name
+            if name in seen:
+                layered.issue(
+                    (*path, "name"),
+                    f"instance name {name!r} is already used in {seen[name]}; "
+                    "give one of them a distinct `name:`",
+                )
+            seen[name] = stage
+            if component is not None:
+                built[stage].append(component)
+    return built
+
+
+def _build_one(
+    layered: Layered, path: tuple[Any, ...], entry: ComponentEntry, base: type[Component]
+) -> Component | None:
+    try:
+        cls = get_component(entry.use)
+    except UnknownComponentError as exc:
+        same_stage = [n for n, c in registered().items() if issubclass(c, base)]
+        layered.issue(
+            (*path, "use"),
+            f"no component registered as {entry.use!r}; expected one of the "
+            f"{base.__name__}s: {', '.join(same_stage)}",
+            suggest(entry.use, same_stage) or (exc.args and suggest(entry.use, registered())),
+        )
+        return None
+    if not issubclass(cls, base):
+        same_stage = [n for n, c in registered().items() if issubclass(c, base)]
+        layered.issue(
+            (*path, "use"),
+            f"{entry.use!r} is a {cls.stage}, but this list takes {base.__name__}s "
+            f"({', '.join(same_stage)})",
+            suggest(entry.use, same_stage),
+        )
+        return None
+    try:
+        params = cls.Params.model_validate(entry.params)
+    except ValidationError as exc:
+        _record_validation_errors(layered, (*path, "params"), exc, cls.Params)
+        return None
+    return cls(
+        params,
+        name=entry.instance_name,
+        timeout_ms=entry.timeout_ms,
+        required=entry.required,
+        enabled=entry.enabled,
+    )
+
+
+def _record_validation_errors(
+    layered: Layered, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel]
+) -> None:
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = (*prefix, *loc)
+        suggestion = None
+        if error["type"] == "extra_forbidden":
+            fields = _fields_at(model, loc[:-1])
+            suggestion = suggest(str(loc[-1]), fields) if fields else None
+            expected = f"; expected one of: {', '.join(fields)}" if fields else ""
+            message = f"unknown key {loc[-1]!r}{expected}"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = f"{error['msg']} (got {error.get('input')!r})"
+        layered.issue(path, message, suggestion)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model that ``loc`` points into, for suggestions."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

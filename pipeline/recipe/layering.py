@@ -1,0 +1,213 @@
+"""``extends`` and overrides: turning a chain of recipe files plus ``--set`` options into one
+plain mapping, while remembering which file and line every stage entry came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import RecipeError, RecipeIssue
+from pipeline.recipe.source_map import KeyPath, SourceMap, parse_yaml
+from pipeline.registry import suggest
+from pipeline.stages import RECIPE_STAGES
+
+LIST_STAGES = tuple(key for key in RECIPE_STAGES if key != "selector")
+LIST_EDITS = frozenset({"extend", "prepend", "remove"})
+OVERRIDE_FILE = "<overrides>"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a piece of the merged recipe was written."""
+
+    source_map: SourceMap
+    path: KeyPath
+
+
+@dataclass
+class Layered:
+    """A merged recipe mapping, the origin of its keys and stage entries, and its problems."""
+
+    data: dict[str, Any]
+    origins: dict[KeyPath, Origin] = field(default_factory=dict)
+    issues: list[RecipeIssue] = field(default_factory=list)
+
+    def issue(self, path: KeyPath, message: str, suggestion: str | None = None) -> None:
+        """Record a problem at ``path`` of the merged recipe, located in its original file."""
+        origin, rest = self._origin(path)
+        if origin is None:
+            self.issues.append(
+                RecipeIssue("<recipe>", None, None, _dotted(path), message, suggestion)
+            )
+            return
+        line, column = origin.source_map.locate((*origin.path, *rest))
+        self.issues.append(
+            RecipeIssue(origin.source_map.file, line, column, _dotted(path), message, suggestion)
+        )
+
+    def _origin(self, path: KeyPath) -> tuple[Origin | None, KeyPath]:
+        for end in range(len(path), 0, -1):
+            origin = self.origins.get(tuple(path[:end]))
+            if origin is not None:
+                return origin, tuple(path[end:])
+        return None, ()
+
+
+def load_layers(path: Path, chain: tuple[Path, ...] = ()) -> Layered:
+    """Parse ``path`` and, recursively, the recipes it extends, into one :class:`Layered`."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise RecipeError([RecipeIssue(str(path), None, None, "extends", f"cycle: {cycle}")])
+    parsed = parse_yaml(path)
+    source_map = parsed.source_map
+    if not isinstance(parsed.data, Mapping):
+        found = "an empty file" if parsed.data is None else type(parsed.data).__name__
+        raise RecipeError(
+            [RecipeIssue(str(path), 1, 1, "", f"a recipe must be a mapping of keys, found {found}")]
+        )
+    child = dict(parsed.data)
+    extends = child.pop("extends", None)
+    if extends is None:
+        layered = Layered({})
+    elif not isinstance(extends, str):
+        line, column = source_map.locate(("extends",))
+        raise RecipeError(
+            [RecipeIssue(str(path), line, column, "extends", "must be a relative file path")]
+        )
+    else:
+        layered = load_layers(path.parent / extends, (*chain, resolved))
+    for key, value in child.items():
+        _merge_key(layered, key, value, source_map)
+    return layered
+
+
+def _merge_key(layered: Layered, key: Any, value: Any, source_map: SourceMap) -> None:
+    data = layered.data
+    if key in LIST_STAGES and isinstance(value, Mapping) and value.keys() <= LIST_EDITS:
+        base = list(data.get(key) or [])
+        base_origins = [layered.origins.get((key, i)) for i in range(len(base))]
+        for name in value.get("remove") or []:
+            index = _find_entry(base, name)
+            if index is None:
+                layered.origins[(key,)] = Origin(source_map, (key,))
+                names = [_entry_name(e) for e in base]
+                layered.issue(
+                    (key, "remove"), f"no entry named {name!r} to remove", suggest(str(name), names)
+                )
+                continue
+            del base[index], base_origins[index]
+        prepend = list(value.get("prepend") or [])
+        extend = list(value.get("extend") or [])
+        entries = [*prepend, *base, *extend]
+        origins = (
+            [Origin(source_map, (key, "prepend", i)) for i in range(len(prepend))]
+            + base_origins
+            + [Origin(source_map, (key, "extend", i)) for i in range(len(extend))]
+        )
+        data[key] = entries
+        for index, origin in enumerate(origins):
+            if origin is not None:
+                layered.origins[(key, index)] = origin
+        layered.origins.setdefault((key,), Origin(source_map, (key,)))
+        return
+    if key == "set" and isinstance(value, Mapping) and isinstance(data.get("set"), Mapping):
+        data["set"] = {**data["set"], **value}
+    else:
+        data[key] = value
+    for known in [p for p in layered.origins if p and p[0] == key]:
+        del layered.origins[known]
+    layered.origins[(key,)] = Origin(source_map, (key,))
+    if isinstance(value, list):
+        for index in range(len(value)):
+            layered.origins[(key, index)] = Origin(source_map, (key, index))
+
+
+def apply_overrides(layered: Layered, overrides: Mapping[str, Any], origin_key: str | None) -> None:
+    """Apply ``{"scorers.weighted.params.reply": 0.5}``-style overrides onto the merged data.
+
+    ``origin_key`` is ``"set"`` for the recipe's own ``set:`` block (errors point there) and
+    ``None`` for overrides given from Python or the command line.
+    """
+    for dotted, value in overrides.items():
+        where: KeyPath = ("set", dotted) if origin_key else (OVERRIDE_FILE, dotted)
+        if not isinstance(dotted, str) or not dotted:
+            layered.issue(
+                where, "override keys must be dotted paths such as scorers.weighted.params.reply"
+            )
+            continue
+        parts = dotted.split(".")
+        error = _set_path(layered.data, parts, value)
+        if error:
+            message, suggestion = error
+            if origin_key:
+                layered.issue(where, message, suggestion)
+            else:
+                layered.issues.append(
+                    RecipeIssue(OVERRIDE_FILE, None, None, dotted, message, suggestion)
+                )
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``"a.b.c=value"`` and parse the value as a YAML scalar (``0.5`` -> float)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise RecipeError([RecipeIssue(OVERRIDE_FILE, None, None, text, "expected KEY.PATH=VALUE")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise RecipeError(
+            [RecipeIssue(OVERRIDE_FILE, None, None, key, f"cannot parse value {raw!r}: {exc}")]
+        ) from None
+    return key.strip(), value
+
+
+def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> tuple[str, str | None] | None:
+    head, rest = parts[0], parts[1:]
+    if head in LIST_STAGES:
+        entries = data.get(head) or []
+        if not rest:
+            return f"{head} needs an instance name, e.g. {head}.<name>.params.<key>", None
+        index = _find_entry(entries, rest[0])
+        if index is None:
+            names = [_entry_name(e) for e in entries]
+            return f"no {head} entry named {rest[0]!r}", suggest(rest[0], names)
+        target, rest = entries[index], rest[1:]
+    elif head == "selector":
+        target = data.get("selector")
+        if not isinstance(target, dict):
+            return "the recipe has no selector to override", None
+    else:
+        if rest:
+            return f"{head!r} is not a stage list or the selector", suggest(head, [*RECIPE_STAGES])
+        data[head] = value
+        return None
+    if not rest or not isinstance(target, dict):
+        return "expected a key inside the component entry, e.g. params.<key>", None
+    for part in rest[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            return f"{part!r} is not a mapping", None
+    target[rest[-1]] = value
+    return None
+
+
+def _entry_name(entry: Any) -> str:
+    if isinstance(entry, Mapping):
+        return str(entry.get("name") or entry.get("use"))
+    return str(entry)
+
+
+def _find_entry(entries: list[Any], name: Any) -> int | None:
+    for index, entry in enumerate(entries):
+        if _entry_name(entry) == str(name):
+            return index
+    return None
+
+
+def _dotted(path: KeyPath) -> str:
+    return ".".join(str(p) for p in path if p != OVERRIDE_FILE)

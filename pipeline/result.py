@@ -1,0 +1,105 @@
+"""What a request returns: the served candidates and everything that explains them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+from pipeline.component import C, Q
+
+
+@dataclass(frozen=True, slots=True)
+class Degradation:
+    """A component that was skipped (or partly applied) without failing the request.
+
+    ``kind`` is one of ``exception``, ``timeout``, ``deadline``, ``wrong_length``,
+    ``wrong_type``, ``undeclared_write`` or ``candidate_failed`` (then ``candidate_ids`` lists
+    the candidates that kept their old fields).
+    """
+
+    component: str
+    stage: str
+    kind: str
+    message: str
+    candidate_ids: tuple[Any, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "component": self.component,
+            "stage": self.stage,
+            "kind": self.kind,
+            "message": self.message,
+        }
+        if self.candidate_ids:
+            data["candidate_ids"] = list(self.candidate_ids)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Removed(Generic[C]):
+    """A candidate a filter removed, and which filter did it."""
+
+    candidate: C
+    filter: str
+    stage: str
+
+
+@dataclass(slots=True)
+class Timings:
+    """Wall-clock milliseconds per component (by instance name) and per stage, and in total."""
+
+    components: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
+    total_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class PipelineResult(Generic[Q, C]):
+    """Everything one request produced.
+
+    ``selected`` is the response, best first. ``non_selected`` holds the scored candidates the
+    selector (or the result size) left out; ``removed`` every filtered candidate with its
+    filter; ``degradations`` every component that did not contribute and why.
+    """
+
+    request_id: str
+    query: Q
+    retrieved: list[C]
+    selected: list[C]
+    non_selected: list[C]
+    removed: list[Removed[C]]
+    degradations: list[Degradation]
+    timings: Timings
+    sources: dict[Any, str]
+    score_fields: tuple[str, ...] = ()
+
+    def explain(self, candidate_id: Any) -> str:
+        """One paragraph telling a candidate's path through the pipeline."""
+        source = self.sources.get(candidate_id)
+        if source is None:
+            return f"{candidate_id!r} was not retrieved by any source."
+        lines = [f"{candidate_id!r} was retrieved by source {source!r}."]
+        for removal in self.removed:
+            if _id(removal.candidate) == candidate_id:
+                lines.append(f"It was removed by filter {removal.filter!r} ({removal.stage}).")
+                return " ".join(lines)
+        for rank, candidate in enumerate(self.selected, start=1):
+            if _id(candidate) == candidate_id:
+                lines.append(f"It was served at rank {rank} of {len(self.selected)}.")
+                lines.append(self._scores(candidate))
+                return " ".join(lines)
+        for candidate in self.non_selected:
+            if _id(candidate) == candidate_id:
+                lines.append("It passed every filter but was not selected.")
+                lines.append(self._scores(candidate))
+                return " ".join(lines)
+        lines.append("It did not reach selection (a stage before it degraded).")
+        return " ".join(lines)
+
+    def _scores(self, candidate: C) -> str:
+        scores = ", ".join(f"{f}={getattr(candidate, f, None)!r}" for f in self.score_fields)
+        return f"Scores: {scores}." if scores else ""
+
+
+def _id(candidate: Any) -> Any:
+    return candidate.id

@@ -1,0 +1,25 @@
+"""Side effects act on a finished response (caching, logging, recording what was served)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from pipeline.component import C, Component, Q
+
+if TYPE_CHECKING:
+    from pipeline.result import PipelineResult
+
+
+class SideEffect(Component[Q, C]):
+    """Act on the result after the response is ready.
+
+    Side effects run in the pipeline's background group: they never delay or change the
+    response, and their errors are logged, never raised. ``Pipeline.aclose()`` drains them.
+    """
+
+    stage = "side_effect"
+    method_name = "run"
+
+    def run(self, query: Q, result: PipelineResult[Q, C]) -> Any | Awaitable[Any]:
+        raise NotImplementedError

@@ -50,10 +50,8 @@ def load_recipe(
         if not isinstance(overrides, Mapping):
             overrides = dict(parse_override(item) for item in overrides)
         apply_overrides(layered, overrides, origin_key=None)
-    spec = validate_spec(layered)
-    if spec is None:
-        raise RecipeError(layered.issues)
-    built = build_components(layered, spec)
+    spec, entries = validate_spec(layered)
+    built = build_components(layered, entries)
     if layered.issues:
         raise RecipeError(layered.issues)
     pipeline = Pipeline(

@@ -13,26 +13,56 @@ from pipeline.recipe.schema import ComponentEntry, RecipeSpec
 from pipeline.registry import get_component, registered, suggest
 from pipeline.stages import RECIPE_STAGES
 
+IndexedEntry = tuple[tuple[Any, ...], ComponentEntry]
 
-def validate_spec(layered: Layered) -> RecipeSpec | None:
-    """Check the recipe's own keys; record each problem with its location."""
+
+def validate_spec(layered: Layered) -> tuple[RecipeSpec, dict[str, list[IndexedEntry]]]:
+    """Check the recipe's keys and each component entry on its own, so that one bad entry
+    does not hide the problems of the others; record each problem with its location."""
+    data = layered.data
+    top = {k: v for k, v in data.items() if k not in RECIPE_STAGES}
     try:
-        return RecipeSpec.model_validate(layered.data)
+        spec = RecipeSpec.model_validate(top)
     except ValidationError as exc:
         _record_validation_errors(layered, (), exc, RecipeSpec)
-        return None
+        spec = RecipeSpec.model_construct(name=str(data.get("name", "?")))
+    entries: dict[str, list[IndexedEntry]] = {}
+    for stage in RECIPE_STAGES:
+        value = data.get(stage)
+        if stage == "selector":
+            raw = [] if value is None else [((stage,), value)]
+        elif value is None:
+            raw = []
+        elif isinstance(value, list):
+            raw = [((stage, i), item) for i, item in enumerate(value)]
+        else:
+            layered.issue(
+                (stage,), f"expected a list of component entries, got {type(value).__name__}"
+            )
+            raw = []
+        entries[stage] = []
+        for path, item in raw:
+            if not isinstance(item, dict):
+                layered.issue(
+                    path, f"expected a component entry such as {{use: name}}, got {item!r}"
+                )
+                continue
+            try:
+                entries[stage].append((path, ComponentEntry.model_validate(item)))
+            except ValidationError as exc:
+                _record_validation_errors(layered, path, exc, ComponentEntry)
+    return spec, entries
 
 
-def build_components(layered: Layered, spec: RecipeSpec) -> dict[str, list[Component]]:
+def build_components(
+    layered: Layered, entries: dict[str, list[IndexedEntry]]
+) -> dict[str, list[Component]]:
     """Instantiate every entry; unknown names, wrong stages and bad params become issues."""
     built: dict[str, list[Component]] = {}
     seen: dict[str, str] = {}
     for stage, base in RECIPE_STAGES.items():
-        value = getattr(spec, stage)
-        entries: list[ComponentEntry] = [value] if isinstance(value, ComponentEntry) else value
         built[stage] = []
-        for index, entry in enumerate(entries):
-            path: tuple[Any, ...] = (stage,) if stage == "selector" else (stage, index)
+        for path, entry in entries[stage]:
             component = _build_one(layered, path, entry, base)
             name = entry.instance_name
             if name in seen:
@@ -52,13 +82,13 @@ def _build_one(
 ) -> Component | None:
     try:
         cls = get_component(entry.use)
-    except UnknownComponentError as exc:
+    except UnknownComponentError:
         same_stage = [n for n, c in registered().items() if issubclass(c, base)]
         layered.issue(
             (*path, "use"),
             f"no component registered as {entry.use!r}; expected one of the "
             f"{base.__name__}s: {', '.join(same_stage)}",
-            suggest(entry.use, same_stage) or (exc.args and suggest(entry.use, registered())),
+            suggest(entry.use, same_stage) or suggest(entry.use, registered()),
         )
         return None
     if not issubclass(cls, base):
@@ -67,7 +97,6 @@ def _build_one(
             (*path, "use"),
             f"{entry.use!r} is a {cls.stage}, but this list takes {base.__name__}s "
             f"({', '.join(same_stage)})",
-            suggest(entry.use, same_stage),
         )
         return None
     try:

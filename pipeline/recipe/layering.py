@@ -172,11 +172,15 @@ def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> tuple[str, 
         entries = data.get(head) or []
         if not rest:
             return f"{head} needs an instance name, e.g. {head}.<name>.params.<key>", None
-        index = _find_entry(entries, rest[0])
-        if index is None:
+        # instance names may contain dots (``example.affinity``): take the longest match
+        for end in range(len(rest), 0, -1):
+            index = _find_entry(entries, ".".join(rest[:end]))
+            if index is not None:
+                target, rest = entries[index], rest[end:]
+                break
+        else:
             names = [_entry_name(e) for e in entries]
             return f"no {head} entry named {rest[0]!r}", suggest(rest[0], names)
-        target, rest = entries[index], rest[1:]
     elif head == "selector":
         target = data.get("selector")
         if not isinstance(target, dict):

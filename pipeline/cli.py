@@ -1,0 +1,219 @@
+"""The ``feedmixer`` command: validate, draw, list and run recipes.
+
+Installed packages add sub-commands through the ``feedmixer.commands`` entry-point group
+(feedmixer's own ``phoenix`` model tools and ``demo`` arrive that way), so this module never
+imports them itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+
+from pipeline.errors import FeedmixerError
+from pipeline.executor import Pipeline
+from pipeline.graph import to_mermaid, to_text
+from pipeline.logging import LogFormat, configure_logging
+from pipeline.recipe import load_recipe
+from pipeline.registry import registered
+from pipeline.report import print_result, result_to_dict
+
+COMMANDS_GROUP = "feedmixer.commands"
+
+app = typer.Typer(
+    name="feedmixer",
+    help="Build, inspect and run recommendation feeds declared as YAML recipes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override, e.g. scorers.weighted.params.reply=0.5 (repeatable)"),
+]
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option("--plugin", help="import this module so its components register (repeatable)"),
+]
+
+
+@contextmanager
+def fail_cleanly() -> Iterator[None]:
+    """Turn feedmixer's errors into a message on stderr and exit code 2, never a traceback."""
+    try:
+        yield
+    except FeedmixerError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+
+
+def _load(recipe: Path, overrides: list[str] | None, plugins: list[str] | None) -> Pipeline:
+    return load_recipe(recipe, overrides=overrides or [], plugins=plugins or [])
+
+
+@app.command()
+def validate(recipe: RecipeArg, set_: SetOpt = None, plugin: PluginOpt = None) -> None:
+    """Check a recipe; print every problem with file:line:column, or a summary if valid."""
+    with fail_cleanly():
+        pipeline = _load(recipe, set_, plugin)
+    console.print(
+        f"[green]ok[/]: {recipe} -> recipe {pipeline.name!r} with "
+        f"{len(pipeline.components())} components"
+    )
+
+
+@app.command()
+def graph(
+    recipe: RecipeArg,
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="print a Mermaid flowchart")] = False,
+    set_: SetOpt = None,
+    plugin: PluginOpt = None,
+) -> None:
+    """Show a recipe's stage graph (text outline, or Mermaid with --mermaid)."""
+    with fail_cleanly():
+        pipeline = _load(recipe, set_, plugin)
+    typer.echo(to_mermaid(pipeline) if mermaid else to_text(pipeline))
+
+
+@app.command()
+def components(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """List registered components: name, stage, and parameter schema."""
+    with fail_cleanly():
+        from pipeline.registry import load_plugins
+
+        load_plugins(plugin or [])
+        found = registered()
+    rows = [
+        {
+            "name": name,
+            "stage": cls.stage,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+            "params": cls.Params.model_json_schema().get("properties", {}),
+        }
+        for name, cls in found.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} registered components")
+    for header in ("name", "stage", "params", "description"):
+        table.add_column(header)
+    for row in rows:
+        params = ", ".join(
+            f"{k}={v.get('default', '<required>')!r}" for k, v in row["params"].items()
+        )
+        table.add_row(row["name"], row["stage"], params, row["doc"])
+    console.print(table)
+
+
+@app.command()
+def run(
+    recipe: RecipeArg,
+    query: Annotated[Path, typer.Option("--query", help="JSON file with the query")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    explain: Annotated[
+        str | None, typer.Option("--explain", help="explain one candidate id")
+    ] = None,
+    set_: SetOpt = None,
+    plugin: PluginOpt = None,
+    log_level: Annotated[str, typer.Option(help="debug shows one event per stage")] = "warning",
+    log_format: Annotated[str, typer.Option(help="console or json")] = "console",
+) -> None:
+    """Run a recipe on one query and print what it served and why."""
+    with fail_cleanly():
+        if log_format not in ("console", "json"):
+            raise ValueError(f"--log-format must be console or json, got {log_format!r}")
+        fmt: LogFormat = "json" if log_format == "json" else "console"
+        configure_logging(log_level, fmt)
+        pipeline = _load(recipe, set_, plugin)
+        query_object = read_query(query, pipeline)
+        result = anyio.run(_execute, pipeline, query_object)
+    if as_json:
+        payload = result_to_dict(result)
+        if explain is not None:
+            payload["explain"] = result.explain(_parse_id(explain))
+        typer.echo(json.dumps(payload))
+        return
+    print_result(result, console)
+    if explain is not None:
+        console.print(result.explain(_parse_id(explain)))
+
+
+def read_query(path: Path, pipeline: Pipeline) -> Any:
+    """Read a JSON query file and validate it against the pipeline's query type."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FeedmixerError(f"{path}: query file not found") from None
+    except json.JSONDecodeError as exc:
+        raise FeedmixerError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if pipeline.query_type is None:
+        return data
+    try:
+        return TypeAdapter(pipeline.query_type).validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise FeedmixerError(
+            f"{path}: not a valid {pipeline.query_type.__name__}: {problems}"
+        ) from None
+
+
+async def _execute(pipeline: Pipeline, query: Any) -> Any:
+    async with pipeline:
+        return await pipeline.execute(query)
+
+
+def _parse_id(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _mount_plugins() -> None:
+    """Add sub-commands that installed packages declare under ``feedmixer.commands``."""
+    for entry_point in entry_points(group=COMMANDS_GROUP):
+        try:
+            command = entry_point.load()
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            errors.print(f"warning: command {entry_point.name!r} unavailable: {exc}")
+            continue
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=entry_point.name)
+        else:
+            app.command(name=entry_point.name)(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _mount_plugins()
+    app(prog_name="feedmixer")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Turning a :class:`PipelineResult` into JSON-ready data and terminal tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.result import PipelineResult
+
+CandidateFields = Callable[[Any], dict[str, Any]]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe version of ``value`` (sets become sorted lists, objects their repr)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=repr)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return repr(value)
+
+
+def final_score(result: PipelineResult, candidate: Any) -> Any:
+    """The score the selector ranked by: the last field a scorer wrote, or ``score``."""
+    field = result.score_fields[-1] if result.score_fields else "score"
+    if "score" in result.score_fields:
+        field = "score"
+    return getattr(candidate, field, None)
+
+
+def result_to_dict(
+    result: PipelineResult, candidate_fields: CandidateFields | None = None
+) -> dict[str, Any]:
+    """The JSON shape of ``feedmixer run --json``: selected (in order, with id and score),
+    removed (id and filter), degradations and timings (milliseconds per stage)."""
+    selected = []
+    for candidate in result.selected:
+        entry = {"id": _plain(candidate.id), "score": _plain(final_score(result, candidate))}
+        if candidate_fields:
+            entry.update(_plain(candidate_fields(candidate)))
+        selected.append(entry)
+    return {
+        "request_id": result.request_id,
+        "selected": selected,
+        "removed": [{"id": _plain(r.candidate.id), "filter": r.filter} for r in result.removed],
+        "degradations": [d.as_dict() for d in result.degradations],
+        "timings": {k: round(v, 3) for k, v in result.timings.stages.items()},
+        "component_timings": {k: round(v, 3) for k, v in result.timings.components.items()},
+        "total_ms": round(result.timings.total_ms, 3),
+        "counts": {
+            "retrieved": len(result.retrieved),
+            "removed": len(result.removed),
+            "non_selected": len(result.non_selected),
+            "selected": len(result.selected),
+        },
+    }
+
+
+def print_result(
+    result: PipelineResult,
+    console: Console,
+    columns: Sequence[tuple[str, Callable[[Any], Any]]] = (),
+    title: str = "selected",
+) -> None:
+    """Print the served candidates, what each filter removed, degradations and timings."""
+    table = Table(title=f"{title} ({len(result.selected)})")
+    table.add_column("rank", justify="right")
+    table.add_column("id")
+    for header, _ in columns:
+        table.add_column(header)
+    table.add_column("score", justify="right")
+    for rank, candidate in enumerate(result.selected, start=1):
+        cells = [str(getter(candidate)) for _, getter in columns]
+        score = final_score(result, candidate)
+        score_text = f"{score:.4f}" if isinstance(score, int | float) else str(score)
+        table.add_row(str(rank), str(candidate.id), *cells, score_text)
+    console.print(table)
+    print_diagnostics(result, console)
+
+
+def print_diagnostics(result: PipelineResult, console: Console) -> None:
+    """Removed counts per filter, degradations, and stage timings."""
+    removed: dict[str, int] = {}
+    for removal in result.removed:
+        removed[removal.filter] = removed.get(removal.filter, 0) + 1
+    filters = Table(title="removed by filter")
+    filters.add_column("filter")
+    filters.add_column("removed", justify="right")
+    for name, count in removed.items():
+        filters.add_row(name, str(count))
+    console.print(filters)
+    if result.degradations:
+        degraded = Table(title="degradations")
+        for header in ("component", "stage", "kind", "message"):
+            degraded.add_column(header)
+        for d in result.degradations:
+            degraded.add_row(d.component, d.stage, d.kind, d.message)
+        console.print(degraded)
+    else:
+        console.print("degradations: none")
+    timings = Table(title=f"timings (total {result.timings.total_ms:.2f} ms)")
+    timings.add_column("stage")
+    timings.add_column("ms", justify="right")
+    for stage, ms in result.timings.stages.items():
+        timings.add_row(stage, f"{ms:.3f}")
+    console.print(timings)

@@ -1,0 +1,333 @@
+"""Typed, frozen, JSON-serialisable configuration of the Phoenix models.
+
+One :class:`PhoenixConfig` describes both the ranker and the retrieval model (they share the
+transformer and the hash embeddings); each model reads the fields it needs. The module
+imports no JAX so the CLI and the pipeline can read configs cheaply.
+
+Examples:
+    >>> from phoenix_models.config import PhoenixConfig
+    >>> cfg = PhoenixConfig.tiny()
+    >>> PhoenixConfig.from_json(cfg.to_json()) == cfg
+    True
+    >>> PhoenixConfig.mini().ffn_size
+    176
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from phoenix_models.errors import ConfigError
+
+PositionMode = Literal["default", "right_anchored"]
+HistoryAttention = Literal["causal", "bidirectional"]
+ComputeDtype = Literal["float32", "bfloat16"]
+
+#: The 19 ranking outputs of the published checkpoints, in output order.
+PUBLISHED_ACTIONS: tuple[str, ...] = (
+    "favorite",
+    "reply",
+    "repost",
+    "photo_expand",
+    "click",
+    "profile_click",
+    "video_quality_view",
+    "share",
+    "share_via_dm",
+    "share_via_copy_link",
+    "dwell",
+    "quote",
+    "quoted_click",
+    "follow_author",
+    "not_interested",
+    "block_author",
+    "mute_author",
+    "report",
+    "dwell_time",
+)
+
+# A Mersenne prime keeps the first modulo well mixed; scales and biases are arbitrary odd
+# constants. Published checkpoints carry their own values in config.json.
+_DEFAULT_MODULUS = 2_305_843_009_213_693_951  # 2**61 - 1
+_DEFAULT_SCALES = (
+    (6_364_136_223_846_793_005, 1_442_695_040_888_963_407),
+    (2_862_933_555_777_941_757, 3_037_000_493),
+    (3_202_034_522_624_059_733, 1_181_783_497_276_652_981),
+)
+_DEFAULT_BIASES = (
+    (1_013_904_223, 1_664_525),
+    (12_345, 2_891_336_453),
+    (7_046_029_254_386_353_131, 97),
+)
+
+
+@dataclass(frozen=True)
+class EntityHash:
+    """How one entity kind (user, post, author) is hashed into its embedding table.
+
+    ``h = ((id * scale + bias) mod modulus) mod (vocab_size - 1) + 1`` per hash function,
+    in int64 with wrap-around; id 0 hashes to 0 (padding). ``vocab_size`` is the number of
+    rows of the entity's table (row 0 is never a real id).
+    """
+
+    vocab_size: int
+    scales: tuple[int, ...]
+    biases: tuple[int, ...]
+    modulus: int
+
+    @property
+    def num_hashes(self) -> int:
+        return len(self.scales)
+
+    def validate(self, name: str) -> None:
+        if self.vocab_size < 2:
+            raise ConfigError(f"{name}.vocab_size must be >= 2, got {self.vocab_size}")
+        if not self.scales or len(self.scales) != len(self.biases):
+            raise ConfigError(
+                f"{name}: need one bias per scale and at least one hash, got "
+                f"{len(self.scales)} scales and {len(self.biases)} biases"
+            )
+        if self.modulus <= 0:
+            raise ConfigError(f"{name}.modulus must be positive, got {self.modulus}")
+        for value in (*self.scales, *self.biases, self.modulus):
+            if not -(2**63) <= value < 2**63:
+                raise ConfigError(f"{name}: hash parameter {value} does not fit in int64")
+
+    @classmethod
+    def default(cls, entity: int, vocab_size: int, num_hashes: int = 2) -> EntityHash:
+        """Deterministic hash parameters for entity 0 (user), 1 (post) or 2 (author)."""
+        if not 1 <= num_hashes <= 2:
+            raise ConfigError(f"default hash parameters exist for 1 or 2 hashes, not {num_hashes}")
+        return cls(
+            vocab_size=vocab_size,
+            scales=_DEFAULT_SCALES[entity][:num_hashes],
+            biases=_DEFAULT_BIASES[entity][:num_hashes],
+            modulus=_DEFAULT_MODULUS,
+        )
+
+
+@dataclass(frozen=True)
+class PhoenixConfig:
+    """Dimensions, hashing, inputs and numerics of the Phoenix ranker and retrieval model.
+
+    Defaults are the published "mini" configuration except the vocabulary sizes, which
+    :meth:`mini` sets to the published 1M buckets.
+
+    Attributes:
+        emb_size: model width D.
+        num_layers: decoder layers.
+        num_q_heads / num_kv_heads: attention heads (grouped-query when kv < q).
+        key_size: per-head width; must be even for RoPE.
+        widening_factor: FFN width is ``int(widening * D) * 2 // 3`` rounded up to 8.
+        attn_output_multiplier: attention logits are scaled by this, then capped
+            ``30 * tanh(x / 30)``.
+        history_seq_len: S, history slots per user (padded / truncated to this).
+        candidate_seq_len: candidates per chunk of the published runner; also the slot
+            period of "chunked" candidate positions.
+        num_actions / action_names: ranking outputs, in output order.
+        num_continuous: outputs of the continuous head (dwell time etc.).
+        product_surface_vocab_size: product-surface ids are in ``[0, vocab)``.
+        post_age_granularity_mins / post_age_max_mins: hourly post-age buckets up to the max,
+            plus an overflow and a missing bucket.
+        dwell_norm_scale / dwell_hidden: history dwell time is clipped to the scale,
+            divided by it, and projected by a 1 -> hidden -> D GELU MLP.
+        user_hash / item_hash / author_hash: hash parameters per entity.
+        position_mode: "default" (RoPE position = token index) or "right_anchored" (newest
+            history item and every candidate at fixed positions).
+        history_attention: "causal" (published checkpoints) or "bidirectional" (X's newest
+            release) attention among user + history tokens.
+        dtype: compute dtype; parameters stay float32.
+    """
+
+    emb_size: int = 128
+    num_layers: int = 4
+    num_q_heads: int = 4
+    num_kv_heads: int = 4
+    key_size: int = 32
+    widening_factor: float = 2.0
+    attn_output_multiplier: float = 0.125
+    history_seq_len: int = 127
+    candidate_seq_len: int = 64
+    num_actions: int = 19
+    action_names: tuple[str, ...] = PUBLISHED_ACTIONS
+    num_continuous: int = 8
+    product_surface_vocab_size: int = 16
+    post_age_granularity_mins: int = 60
+    post_age_max_mins: int = 4800
+    dwell_norm_scale: float = 30.0
+    dwell_hidden: int = 64
+    user_hash: EntityHash = field(default_factory=lambda: EntityHash.default(0, 1_000_000))
+    item_hash: EntityHash = field(default_factory=lambda: EntityHash.default(1, 1_000_000))
+    author_hash: EntityHash = field(default_factory=lambda: EntityHash.default(2, 1_000_000))
+    position_mode: PositionMode = "default"
+    history_attention: HistoryAttention = "causal"
+    dtype: ComputeDtype = "float32"
+
+    _CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "position_mode": ("default", "right_anchored"),
+        "history_attention": ("causal", "bidirectional"),
+        "dtype": ("float32", "bfloat16"),
+    }
+
+    def __post_init__(self) -> None:
+        for name in (
+            "emb_size",
+            "num_layers",
+            "num_q_heads",
+            "num_kv_heads",
+            "key_size",
+            "history_seq_len",
+            "candidate_seq_len",
+            "num_actions",
+            "num_continuous",
+            "product_surface_vocab_size",
+            "post_age_granularity_mins",
+            "post_age_max_mins",
+            "dwell_hidden",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("widening_factor", "attn_output_multiplier", "dwell_norm_scale"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if self.num_q_heads % self.num_kv_heads:
+            raise ConfigError(
+                f"num_q_heads ({self.num_q_heads}) must be a multiple of "
+                f"num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.key_size % 2:
+            raise ConfigError(f"key_size must be even for rotary embeddings, got {self.key_size}")
+        if len(self.action_names) != self.num_actions:
+            raise ConfigError(
+                f"action_names has {len(self.action_names)} names but num_actions is "
+                f"{self.num_actions}"
+            )
+        for name, choices in self._CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
+                )
+        for name in ("user_hash", "item_hash", "author_hash"):
+            getattr(self, name).validate(name)
+
+    # ---- derived sizes -------------------------------------------------------------------
+
+    @property
+    def ffn_size(self) -> int:
+        """Gated-FFN width: ``int(widening * D) * 2 // 3`` rounded up to a multiple of 8."""
+        size = int(self.widening_factor * self.emb_size) * 2 // 3
+        return size + (8 - size) % 8
+
+    @property
+    def post_age_vocab_size(self) -> int:
+        """Hourly buckets up to the max age, plus overflow and missing (bucket 0)."""
+        return self.post_age_max_mins // self.post_age_granularity_mins + 2
+
+    @property
+    def context_len(self) -> int:
+        """Tokens of the user context: the user token and S history slots."""
+        return 1 + self.history_seq_len
+
+    # ---- presets ---------------------------------------------------------------------------
+
+    @classmethod
+    def mini(cls, **overrides: Any) -> PhoenixConfig:
+        """The published mini configuration (D=128, 4 layers, 4 heads, 1M buckets/table)."""
+        return dataclasses.replace(cls(), **overrides)
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> PhoenixConfig:
+        """A very small model for tests and demos (D=16, 2 layers, GQA 2:1, 1k buckets)."""
+        base = cls(
+            emb_size=16,
+            num_layers=2,
+            num_q_heads=2,
+            num_kv_heads=1,
+            key_size=8,
+            history_seq_len=8,
+            candidate_seq_len=4,
+            dwell_hidden=8,
+            user_hash=EntityHash.default(0, 1_000),
+            item_hash=EntityHash.default(1, 1_000),
+            author_hash=EntityHash.default(2, 1_000),
+        )
+        return dataclasses.replace(base, **overrides)
+
+    # ---- serialisation ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PhoenixConfig:
+        """Strict inverse of :meth:`to_dict`: unknown or mistyped fields raise ConfigError.
+
+        Missing fields take their defaults, so configs written by an older version load.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown config field {unknown[0]!r}; expected one of: {', '.join(known)}"
+            )
+        defaults = cls()
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            if name in ("user_hash", "item_hash", "author_hash"):
+                kwargs[name] = _entity_hash_from_dict(name, value)
+            elif name == "action_names":
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError("action_names must be a list of strings")
+                kwargs[name] = tuple(value)
+            else:
+                kwargs[name] = _check_scalar(name, value, type(getattr(defaults, name)))
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> PhoenixConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def _check_scalar(name: str, value: Any, expected: type) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, expected):
+        raise ConfigError(
+            f"config field {name!r} must be {expected.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _entity_hash_from_dict(name: str, value: Any) -> EntityHash:
+    fields = ("vocab_size", "scales", "biases", "modulus")
+    if not isinstance(value, dict) or set(value) != set(fields):
+        raise ConfigError(f"config field {name!r} must be an object with keys {', '.join(fields)}")
+    for key in ("vocab_size", "modulus"):
+        _check_scalar(f"{name}.{key}", value[key], int)
+    for key in ("scales", "biases"):
+        items = value[key]
+        if not isinstance(items, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in items
+        ):
+            raise ConfigError(f"config field {name}.{key} must be a list of integers")
+    return EntityHash(
+        vocab_size=value["vocab_size"],
+        scales=tuple(value["scales"]),
+        biases=tuple(value["biases"]),
+        modulus=value["modulus"],
+    )

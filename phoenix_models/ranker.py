@@ -1,0 +1,314 @@
+"""The Phoenix ranking model: pure functions, and a high-level :class:`Ranker` for serving.
+
+Pure functions (built by :func:`ranker_network`) for training and tests:
+
+* ``init(rng) -> params``
+* ``apply(params, batch) -> RankerOutput``: the full masked forward over
+  ``[user, history, candidates]`` — the slow, obvious reference, and what training uses.
+* ``encode_context(params, context) -> RankerContext``: user + history once, caching every
+  layer's keys and values.
+* ``score_candidates(params, context, candidates, slots) -> RankerOutput``: any number of
+  candidates against a cached context; equal to ``apply`` because context tokens never
+  attend to candidates and candidates never attend to each other.
+
+:class:`Ranker` wraps them with jit, shape buckets and checkpoint I/O.
+
+Examples:
+    >>> from phoenix_models import PhoenixConfig, Ranker, HistoryItem, CandidatePost
+    >>> ranker = Ranker.init(PhoenixConfig.tiny(), seed=0)
+    >>> probs = ranker.score_user(
+    ...     user_id=1,
+    ...     history=[HistoryItem(post_id=10, author_id=2, actions={0: 1.0})],
+    ...     candidates=[CandidatePost(post_id=11, author_id=2), CandidatePost(12, 3)],
+    ... )
+    >>> probs.shape
+    (2, 19)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phoenix_models.batch import (
+    CandidateBatch,
+    CandidatePost,
+    ContextBatch,
+    HistoryItem,
+    PhoenixBatch,
+    bucket_size,
+    candidate_batch,
+    context_batch,
+    pad_rows,
+)
+from phoenix_models.config import PhoenixConfig
+from phoenix_models.features import (
+    CandidateFeatureWeights,
+    ContextFeatureWeights,
+    HashTables,
+    candidate_feature_weights,
+    context_feature_weights,
+    embed_candidates,
+    embed_context,
+    hash_table_weights,
+)
+from phoenix_models.transformer import (
+    KVCache,
+    LayerWeights,
+    candidate_positions,
+    context_attention_mask,
+    context_positions,
+    full_attention_mask,
+    linear_init,
+    rms_norm,
+    transformer,
+    transformer_candidates,
+    transformer_weights,
+)
+
+RANKER_MODULE = "phoenix_model"
+#: Largest candidate block scored in one jitted call; longer lists are split.
+MAX_CANDIDATE_BLOCK = 4096
+SlotMode = Literal["chunked", "sequential"]
+
+
+class RankerWeights(NamedTuple):
+    tables: HashTables
+    layers: tuple[LayerWeights, ...]
+    context: ContextFeatureWeights
+    candidates: CandidateFeatureWeights
+    final_norm: jax.Array  # [D]
+    unembeddings: jax.Array  # [D, A]
+    continuous_unembeddings: jax.Array  # [D, num_continuous]
+
+
+class RankerOutput(NamedTuple):
+    logits: jax.Array  # [B, C, A]; probabilities are sigmoid(logits)
+    continuous: jax.Array  # [B, C, num_continuous], already through a sigmoid
+
+
+class RankerContext(NamedTuple):
+    """A user context computed once: per-layer K/V and which tokens are real."""
+
+    cache: KVCache  # keys/values [L, B, T, Hkv, K]
+    mask: jax.Array  # [B, T]
+
+
+class _RankerParams(hk.Module):
+    def __call__(self, cfg: PhoenixConfig) -> tuple[Any, ...]:
+        context = context_feature_weights(cfg, with_dwell=True)
+        candidates = candidate_feature_weights(cfg, context.product_surface_table)
+        with hk.name_scope("rms_norm"):
+            final_norm = hk.get_parameter(
+                "scale", (cfg.emb_size,), jnp.float32, init=hk.initializers.Constant(1.0)
+            )
+        unembed = hk.get_parameter(
+            "unembeddings",
+            (cfg.emb_size, cfg.num_actions),
+            jnp.float32,
+            init=linear_init(cfg.emb_size),
+        )
+        continuous = hk.get_parameter(
+            "continuous_unembeddings",
+            (cfg.emb_size, cfg.num_continuous),
+            jnp.float32,
+            init=linear_init(cfg.emb_size),
+        )
+        return context, candidates, final_norm, unembed, continuous
+
+
+def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
+    """Create or fetch every ranker parameter (call inside ``hk.transform``)."""
+    context, candidates, final_norm, unembed, continuous = _RankerParams(name=RANKER_MODULE)(cfg)
+    return RankerWeights(
+        tables=hash_table_weights(cfg),
+        layers=transformer_weights(cfg),
+        context=context,
+        candidates=candidates,
+        final_norm=final_norm,
+        unembeddings=unembed,
+        continuous_unembeddings=continuous,
+    )
+
+
+# ---- the maths, as functions of weights -----------------------------------------------------
+
+
+def _heads(w: RankerWeights, h: jax.Array) -> RankerOutput:
+    h = rms_norm(h, w.final_norm)
+    logits = h.astype(jnp.float32) @ w.unembeddings
+    continuous = jax.nn.sigmoid(h.astype(jnp.float32) @ w.continuous_unembeddings)
+    return RankerOutput(logits=logits, continuous=continuous)
+
+
+def forward(w: RankerWeights, cfg: PhoenixConfig, batch: PhoenixBatch) -> RankerOutput:
+    """Full masked forward over ``[user, history, candidates]`` (candidate isolation mask)."""
+    ctx_tokens, ctx_mask = embed_context(w.tables, w.context, cfg, batch.context)
+    cand_tokens, cand_mask = embed_candidates(w.tables, w.candidates, cfg, batch.candidates)
+    c = cand_tokens.shape[1]
+    slots = jnp.broadcast_to(jnp.arange(c), cand_mask.shape)
+    positions = jnp.concatenate(
+        [context_positions(cfg, ctx_mask), candidate_positions(cfg, cand_mask, slots)], axis=1
+    )
+    tokens = jnp.concatenate([ctx_tokens, cand_tokens], axis=1)
+    mask = full_attention_mask(cfg, ctx_mask, cand_mask)
+    h, _ = transformer(w.layers, cfg, tokens, mask, positions)
+    return _heads(w, h[:, cfg.context_len :])
+
+
+def encode_context(w: RankerWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> RankerContext:
+    """Run user + history through the stack once and keep every layer's K/V."""
+    tokens, mask = embed_context(w.tables, w.context, cfg, ctx)
+    _, cache = transformer(
+        w.layers, cfg, tokens, context_attention_mask(cfg, mask), context_positions(cfg, mask)
+    )
+    return RankerContext(cache=cache, mask=mask)
+
+
+def score_candidates(
+    w: RankerWeights,
+    cfg: PhoenixConfig,
+    context: RankerContext,
+    cands: CandidateBatch,
+    slots: jax.Array,  # [B, C] slot index used for default RoPE positions
+) -> RankerOutput:
+    """Score candidates against a cached context (fast path)."""
+    tokens, cand_mask = embed_candidates(w.tables, w.candidates, cfg, cands)
+    positions = candidate_positions(cfg, cand_mask, slots)
+    h = transformer_candidates(
+        w.layers, cfg, tokens, context.cache, context.mask, cand_mask, positions
+    )
+    return _heads(w, h)
+
+
+class RankerNetwork(NamedTuple):
+    """Pure functions of ``params`` (a haiku params dict), ready for jit and grad."""
+
+    init: Callable[[jax.Array], hk.Params]
+    apply: Callable[[hk.Params, PhoenixBatch], RankerOutput]
+    encode_context: Callable[[hk.Params, ContextBatch], RankerContext]
+    score_candidates: Callable[[hk.Params, RankerContext, CandidateBatch, jax.Array], RankerOutput]
+
+
+def ranker_network(cfg: PhoenixConfig) -> RankerNetwork:
+    """The ranker as pure functions; parameter names are those of X's checkpoints."""
+    weights = hk.without_apply_rng(hk.transform(lambda: ranker_weights(cfg)))
+    return RankerNetwork(
+        init=weights.init,
+        apply=lambda params, batch: forward(weights.apply(params), cfg, batch),
+        encode_context=lambda params, ctx: encode_context(weights.apply(params), cfg, ctx),
+        score_candidates=lambda params, context, cands, slots: score_candidates(
+            weights.apply(params), cfg, context, cands, slots
+        ),
+    )
+
+
+def candidate_slots(num_candidates: int, mode: SlotMode, cfg: PhoenixConfig) -> np.ndarray:
+    """Slot index per candidate: its list index, or its index inside the published chunks."""
+    slots = np.arange(num_candidates, dtype=np.int32)
+    return slots % cfg.candidate_seq_len if mode == "chunked" else slots
+
+
+# ---- serving wrapper ------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Ranker:
+    """A ranker ready to serve: config + params, jitted fast path, checkpoint I/O.
+
+    ``slots`` chooses default-mode candidate positions: "chunked" (candidate ``i`` at
+    ``1 + S + i mod candidate_seq_len``, as X's runner scores in chunks, and the positions
+    a model trained on ``candidate_seq_len`` candidates has seen) or "sequential" (``1 + S
+    + i``, the full forward over all candidates at once). Right-anchored models ignore it.
+    """
+
+    config: PhoenixConfig
+    params: hk.Params
+
+    def __post_init__(self) -> None:
+        self.params = jax.device_put(self.params)
+        net = ranker_network(self.config)
+        self._encode = jax.jit(net.encode_context)
+        self._score = jax.jit(net.score_candidates)
+
+    @classmethod
+    def init(cls, config: PhoenixConfig, seed: int = 0) -> Ranker:
+        """A randomly initialised ranker (for training or tests)."""
+        return cls(config, ranker_network(config).init(jax.random.PRNGKey(seed)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ranker:
+        """Load our checkpoint or X's published ``ranker/`` folder (detected automatically)."""
+        from phoenix_models.checkpoint import load_checkpoint
+
+        config, params = load_checkpoint(path, kind="ranker")
+        return cls(config, params)
+
+    def save(self, path: str | Path) -> None:
+        from phoenix_models.checkpoint import save_checkpoint
+
+        save_checkpoint(path, kind="ranker", config=self.config, params=self.params)
+
+    def encode(self, context: ContextBatch) -> RankerContext:
+        """Compute contexts of B users once (B padded to a bucket; padding rows are unused)."""
+        b = np.asarray(context.user_hashes).shape[0]
+        return self._encode(self.params, pad_rows(context, bucket_size(b, minimum=1), axis=0))
+
+    def score_context(
+        self,
+        context: RankerContext,
+        candidates: CandidateBatch,
+        *,
+        slots: SlotMode = "chunked",
+        first_slot: int = 0,
+    ) -> np.ndarray:
+        """Probabilities [B, C, A] of candidates against contexts from :meth:`encode`.
+
+        ``first_slot`` is the list index of the first candidate, so a long list can be
+        scored in pieces with the same positions as in one call.
+        """
+        b, c = np.asarray(candidates.post_hashes).shape[:2]
+        rows = context.mask.shape[0]
+        out = []
+        for start in range(0, max(c, 1), MAX_CANDIDATE_BLOCK):
+            block = type(candidates)(
+                *(np.asarray(a)[:, start : start + MAX_CANDIDATE_BLOCK] for a in candidates)
+            )
+            n = block.post_hashes.shape[1]
+            size = bucket_size(n)
+            block = pad_rows(pad_rows(block, size, axis=1), rows, axis=0)
+            slot = candidate_slots(first_slot + start + size, slots, self.config)
+            slot = np.broadcast_to(slot[first_slot + start :], (rows, size))
+            logits = self._score(self.params, context, block, slot).logits
+            out.append(np.asarray(jax.nn.sigmoid(logits))[:b, :n])
+        return np.concatenate(out, axis=1)
+
+    def score(self, batch: PhoenixBatch, *, slots: SlotMode = "chunked") -> np.ndarray:
+        """Probabilities [B, C, A] for a batch of users and their candidates (fast path)."""
+        return self.score_context(self.encode(batch.context), batch.candidates, slots=slots)
+
+    def score_user(
+        self,
+        user_id: int,
+        history: Sequence[HistoryItem],
+        candidates: Sequence[CandidatePost],
+        *,
+        slots: SlotMode = "chunked",
+    ) -> np.ndarray:
+        """Probabilities [C, A] for one user's candidates, in input order."""
+        context = self.encode(context_batch(self.config, [(user_id, history)]))
+        cands = candidate_batch(self.config, [candidates])
+        return self.score_context(context, cands, slots=slots)[0]
+
+    @functools.cached_property
+    def network(self) -> RankerNetwork:
+        """The pure functions behind this ranker (unjitted)."""
+        return ranker_network(self.config)

@@ -1,0 +1,219 @@
+"""The Phoenix two-tower retrieval model: pure functions, and a high-level :class:`Retriever`.
+
+* user tower: the transformer over ``[user, history]`` (no candidates), mean-pooled over
+  real tokens, L2-normalised -> ``[B, D]``.
+* candidate tower: post ‖ author hash embeddings -> ``Linear(2D) -> SiLU -> Linear(D)``
+  -> L2-normalised. Needs no user, so a whole corpus is embedded offline.
+
+Retrieval is then a dot product + top-K (:mod:`phoenix_models.corpus`).
+
+Examples:
+    >>> import numpy as np
+    >>> from phoenix_models import PhoenixConfig, Retriever, HistoryItem
+    >>> retriever = Retriever.init(PhoenixConfig.tiny(), seed=0)
+    >>> user = retriever.user_embedding(1, [HistoryItem(post_id=5, author_id=6, actions={0: 1})])
+    >>> items = retriever.candidate_embeddings(np.array([5, 7]), np.array([6, 6]))
+    >>> user.shape, items.shape, round(float(np.linalg.norm(items[0])), 4)
+    ((16,), (2, 16), 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phoenix_models.batch import ContextBatch, HistoryItem, bucket_size, context_batch, pad_rows
+from phoenix_models.config import PhoenixConfig
+from phoenix_models.features import (
+    ContextFeatureWeights,
+    HashTables,
+    context_feature_weights,
+    embed_context,
+    hash_table_weights,
+    lookup,
+)
+from phoenix_models.hashing import hash_ids
+from phoenix_models.transformer import (
+    LayerWeights,
+    context_attention_mask,
+    context_positions,
+    linear_init,
+    transformer,
+    transformer_weights,
+)
+
+RETRIEVAL_MODULE = "phoenix_retrieval_model"
+L2_EPS = 1e-12
+#: Candidate-tower rows per jitted call.
+CANDIDATE_BLOCK = 8192
+
+
+class CandidateTowerWeights(NamedTuple):
+    hidden: jax.Array  # [(Hi+Ha)*D, 2D]  candidate_tower_projection_1
+    output: jax.Array  # [2D, D]          candidate_tower_projection_2
+
+
+class RetrievalWeights(NamedTuple):
+    tables: HashTables
+    layers: tuple[LayerWeights, ...]
+    context: ContextFeatureWeights
+    tower: CandidateTowerWeights
+
+
+class _CandidateTowerParams(hk.Module):
+    def __call__(self, cfg: PhoenixConfig) -> CandidateTowerWeights:
+        d = cfg.emb_size
+        fan_in = (cfg.item_hash.num_hashes + cfg.author_hash.num_hashes) * d
+        return CandidateTowerWeights(
+            hidden=hk.get_parameter(
+                "candidate_tower_projection_1", (fan_in, 2 * d), jnp.float32, linear_init(fan_in)
+            ),
+            output=hk.get_parameter(
+                "candidate_tower_projection_2", (2 * d, d), jnp.float32, linear_init(2 * d)
+            ),
+        )
+
+
+class _RetrievalParams(hk.Module):
+    def __call__(self, cfg: PhoenixConfig) -> tuple[ContextFeatureWeights, CandidateTowerWeights]:
+        return context_feature_weights(cfg, with_dwell=False), self.build_candidate_representation(
+            cfg
+        )
+
+    def build_candidate_representation(self, cfg: PhoenixConfig) -> CandidateTowerWeights:
+        # A method, not __call__, so the tower's path carries "~build_candidate_representation"
+        # exactly as in X's checkpoints.
+        return _CandidateTowerParams(name="candidate_tower")(cfg)
+
+
+def retrieval_weights(cfg: PhoenixConfig) -> RetrievalWeights:
+    """Create or fetch every retrieval parameter (call inside ``hk.transform``)."""
+    context, tower = _RetrievalParams(name=RETRIEVAL_MODULE)(cfg)
+    return RetrievalWeights(
+        tables=hash_table_weights(cfg),
+        layers=transformer_weights(cfg),
+        context=context,
+        tower=tower,
+    )
+
+
+def l2_normalize(x: jax.Array) -> jax.Array:
+    x = x.astype(jnp.float32)
+    return x / jnp.sqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), L2_EPS))
+
+
+def user_tower(w: RetrievalWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> jax.Array:
+    """[B, D] unit user embeddings: transformer over user + history, masked mean pool."""
+    tokens, mask = embed_context(w.tables, w.context, cfg, ctx)
+    h, _ = transformer(
+        w.layers, cfg, tokens, context_attention_mask(cfg, mask), context_positions(cfg, mask)
+    )
+    weights = mask.astype(jnp.float32)[..., None]  # [B, T, 1]
+    pooled = jnp.sum(h.astype(jnp.float32) * weights, axis=1) / jnp.maximum(
+        weights.sum(axis=1), 1.0
+    )
+    return l2_normalize(pooled)
+
+
+def candidate_tower(
+    w: RetrievalWeights,
+    cfg: PhoenixConfig,
+    post_hashes: jax.Array,  # [..., Hi]
+    author_hashes: jax.Array,  # [..., Ha]
+) -> jax.Array:
+    """[..., D] unit candidate embeddings from post and author hash rows."""
+    dt = jnp.dtype(cfg.dtype)
+    x = jnp.concatenate(
+        [lookup(w.tables.item, post_hashes, dt), lookup(w.tables.author, author_hashes, dt)],
+        axis=-1,
+    )
+    hidden = jax.nn.silu(x @ w.tower.hidden.astype(dt))
+    return l2_normalize(hidden @ w.tower.output.astype(dt))
+
+
+class RetrievalNetwork(NamedTuple):
+    """Pure functions of ``params`` (a haiku params dict), ready for jit and grad."""
+
+    init: Callable[[jax.Array], hk.Params]
+    user_embedding: Callable[[hk.Params, ContextBatch], jax.Array]
+    candidate_embeddings: Callable[[hk.Params, jax.Array, jax.Array], jax.Array]
+
+
+def retrieval_network(cfg: PhoenixConfig) -> RetrievalNetwork:
+    """The two towers as pure functions; parameter names are those of X's checkpoints."""
+    weights = hk.without_apply_rng(hk.transform(lambda: retrieval_weights(cfg)))
+    return RetrievalNetwork(
+        init=weights.init,
+        user_embedding=lambda params, ctx: user_tower(weights.apply(params), cfg, ctx),
+        candidate_embeddings=lambda params, posts, authors: candidate_tower(
+            weights.apply(params), cfg, posts, authors
+        ),
+    )
+
+
+@dataclass(eq=False)
+class Retriever:
+    """Both towers ready to serve: config + params, jitted, with checkpoint I/O."""
+
+    config: PhoenixConfig
+    params: hk.Params
+
+    def __post_init__(self) -> None:
+        self.params = jax.device_put(self.params)
+        net = retrieval_network(self.config)
+        self._user = jax.jit(net.user_embedding)
+        self._candidates = jax.jit(net.candidate_embeddings)
+
+    @classmethod
+    def init(cls, config: PhoenixConfig, seed: int = 0) -> Retriever:
+        return cls(config, retrieval_network(config).init(jax.random.PRNGKey(seed)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Retriever:
+        """Load our checkpoint or X's published ``retrieval/`` folder (detected automatically)."""
+        from phoenix_models.checkpoint import load_checkpoint
+
+        config, params = load_checkpoint(path, kind="retrieval")
+        return cls(config, params)
+
+    def save(self, path: str | Path) -> None:
+        from phoenix_models.checkpoint import save_checkpoint
+
+        save_checkpoint(path, kind="retrieval", config=self.config, params=self.params)
+
+    def user_embeddings(self, context: ContextBatch) -> np.ndarray:
+        """[B, D] unit user embeddings for a context batch."""
+        b = np.asarray(context.user_hashes).shape[0]
+        padded = pad_rows(context, bucket_size(b, minimum=1), axis=0)
+        return np.asarray(self._user(self.params, padded))[:b]
+
+    def user_embedding(self, user_id: int, history: Sequence[HistoryItem]) -> np.ndarray:
+        """[D] unit embedding of one user."""
+        return self.user_embeddings(context_batch(self.config, [(user_id, history)]))[0]
+
+    def candidate_embeddings(self, post_ids: np.ndarray, author_ids: np.ndarray) -> np.ndarray:
+        """[N, D] unit embeddings of posts, computed in fixed-size jitted blocks."""
+        posts = hash_ids(np.asarray(post_ids).reshape(-1), self.config.item_hash)
+        authors = hash_ids(np.asarray(author_ids).reshape(-1), self.config.author_hash)
+        return self.embed_hashes(posts, authors)
+
+    def embed_hashes(self, post_hashes: np.ndarray, author_hashes: np.ndarray) -> np.ndarray:
+        """[N, D] candidate embeddings from already hashed rows [N, Hi] and [N, Ha]."""
+        n = post_hashes.shape[0]
+        out = np.empty((n, self.config.emb_size), dtype=np.float32)
+        for start in range(0, n, CANDIDATE_BLOCK):
+            posts = post_hashes[start : start + CANDIDATE_BLOCK]
+            authors = author_hashes[start : start + CANDIDATE_BLOCK]
+            m = posts.shape[0]
+            size = bucket_size(m)
+            posts = np.pad(posts, ((0, size - m), (0, 0)))
+            authors = np.pad(authors, ((0, size - m), (0, 0)))
+            out[start : start + m] = np.asarray(self._candidates(self.params, posts, authors))[:m]
+        return out

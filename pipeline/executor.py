@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import math
 import time
 import uuid
@@ -33,7 +34,7 @@ from pipeline.filter import Filter
 from pipeline.guard import Outcome, call_hook, guarded_call
 from pipeline.hydrator import Hydrator
 from pipeline.query_hydrator import QueryHydrator
-from pipeline.result import Degradation, PipelineResult, Removed, Timings
+from pipeline.result import Degradation, PipelineResult, Removals, Timings
 from pipeline.scorer import Scorer
 from pipeline.selector import Selector
 from pipeline.side_effect import SideEffect
@@ -191,11 +192,12 @@ class _Request(Generic[Q, C]):
         self.started = time.perf_counter()
         self.deadline = self.started + deadline_ms / 1000 if deadline_ms else math.inf
         self.retrieved: list[C] = []
-        self.removed: list[Removed[C]] = []
-        self.sources: dict[Any, str] = {}
+        self.removals: list[Removals[C]] = []
+        self.retrieved_by: dict[str, list[C]] = {}
         self.degradations: list[Degradation] = []
         self.timings = Timings()
         self._stage_start = self.started
+        self.debug = log.is_enabled_for(logging.DEBUG)
         self._enabled: list[Component] = []
         self._disabled: list[Component] = []
 
@@ -222,8 +224,7 @@ class _Request(Generic[Q, C]):
             lambda s, value: check_candidate_list(s, "sources", value, candidate_type),
         )
         for source, outcome in outcomes:
-            for candidate in outcome.value:
-                self.sources.setdefault(candidate.id, source.name)
+            self.retrieved_by[source.name] = outcome.value
             self.retrieved.extend(outcome.value)
         self._stage_done("sources", len(self.retrieved))
         return list(self.retrieved)
@@ -256,9 +257,10 @@ class _Request(Generic[Q, C]):
             )
             if outcome.value is not None:
                 candidates = list(outcome.value.kept)
-                self.removed.extend(
-                    Removed(c, component.name, stage) for c in outcome.value.removed
-                )
+                if outcome.value.removed:
+                    self.removals.append(
+                        Removals(component.name, stage, list(outcome.value.removed))
+                    )
         self._stage_done(stage, len(candidates))
         return candidates
 
@@ -301,15 +303,12 @@ class _Request(Generic[Q, C]):
         size = self.pipeline.result_size
         if size is not None:
             selected = selected[:size]
-        served = {id(c) for c in selected}
-        removed = {id(r.candidate) for r in self.removed}
-        non_selected = [c for c in scored if id(c) not in served and id(c) not in removed]
         self.timings.total_ms = (time.perf_counter() - self.started) * 1000
         log.info(
             "request_done",
             retrieved=len(self.retrieved),
             selected=len(selected),
-            removed=len(self.removed),
+            removed=sum(len(batch.candidates) for batch in self.removals),
             degraded=[d.component for d in self.degradations],
             ms=round(self.timings.total_ms, 3),
         )
@@ -318,11 +317,11 @@ class _Request(Generic[Q, C]):
             query=self.query,
             retrieved=self.retrieved,
             selected=selected,
-            non_selected=non_selected,
-            removed=self.removed,
+            scored=scored,
+            removals=self.removals,
             degradations=self.degradations,
             timings=self.timings,
-            sources=self.sources,
+            retrieved_by=self.retrieved_by,
             score_fields=self.pipeline.score_fields,
         )
 
@@ -345,11 +344,17 @@ class _Request(Generic[Q, C]):
                 component, stage, args(component), lambda value: check(component, value)
             )
 
-        if len(enabled) == 1:
-            await run(0, enabled[0])
-        elif enabled:
+        # Inline sync components cannot overlap anyway (they hold the event loop), so they
+        # run directly; only awaitable work pays for a task.
+        concurrent = [(i, c) for i, c in enumerate(enabled) if c.is_async or c.run_in_thread]
+        for index, component in enumerate(enabled):
+            if not (component.is_async or component.run_in_thread):
+                await run(index, component)
+        if len(concurrent) == 1:
+            await run(*concurrent[0])
+        elif concurrent:
             async with anyio.create_task_group() as group:
-                for index, component in enumerate(enabled):
+                for index, component in concurrent:
                     group.start_soon(run, index, component)
         return [
             (component, outcome)
@@ -417,14 +422,15 @@ class _Request(Generic[Q, C]):
         """Record the stage's time and log one event with its candidate count."""
         elapsed_ms = (time.perf_counter() - self._stage_start) * 1000
         self.timings.stages[stage] = elapsed_ms
-        log.debug(
-            "stage_done",
-            stage=stage,
-            count=count,
-            ms=round(elapsed_ms, 3),
-            enabled=[c.name for c in self._enabled],
-            disabled=[c.name for c in self._disabled],
-        )
+        if self.debug:
+            log.debug(
+                "stage_done",
+                stage=stage,
+                count=count,
+                ms=round(elapsed_ms, 3),
+                enabled=[c.name for c in self._enabled],
+                disabled=[c.name for c in self._disabled],
+            )
 
 
 def _common_type(types: Any) -> type | None:

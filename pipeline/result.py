@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic
 
 from pipeline.component import C, Q
@@ -35,13 +36,22 @@ class Degradation:
         return data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Removed(Generic[C]):
     """A candidate a filter removed, and which filter did it."""
 
     candidate: C
     filter: str
     stage: str
+
+
+@dataclass(slots=True)
+class Removals(Generic[C]):
+    """Everything one filter removed (kept as a batch so the hot path allocates nothing)."""
+
+    filter: str
+    stage: str
+    candidates: list[C]
 
 
 @dataclass(slots=True)
@@ -53,29 +63,48 @@ class Timings:
     total_ms: float = 0.0
 
 
-@dataclass(slots=True)
+@dataclass
 class PipelineResult(Generic[Q, C]):
     """Everything one request produced.
 
-    ``selected`` is the response, best first. ``non_selected`` holds the scored candidates the
-    selector (or the result size) left out; ``removed`` every filtered candidate with its
-    filter; ``degradations`` every component that did not contribute and why.
+    ``selected`` is the response, best first. ``scored`` holds every candidate that reached
+    selection and ``non_selected`` those of them not served; ``removed`` every filtered
+    candidate with its filter; ``degradations`` every component that did not contribute and
+    why. ``removed`` and ``non_selected`` are computed on first access, off the hot path.
     """
 
     request_id: str
     query: Q
     retrieved: list[C]
     selected: list[C]
-    non_selected: list[C]
-    removed: list[Removed[C]]
+    scored: list[C]
+    removals: list[Removals[C]]
     degradations: list[Degradation]
     timings: Timings
-    sources: dict[Any, str]
+    retrieved_by: dict[str, list[C]]
     score_fields: tuple[str, ...] = ()
+
+    @cached_property
+    def non_selected(self) -> list[C]:
+        """Candidates that reached selection but are not served (selector or result size)."""
+        left_out = {id(c) for c in self.selected}
+        for batch in self.removals:  # post-selection filters remove from the selected set
+            if batch.stage == "post_selection_filters":
+                left_out.update(id(c) for c in batch.candidates)
+        return [c for c in self.scored if id(c) not in left_out]
+
+    @cached_property
+    def removed(self) -> list[Removed[C]]:
+        """Every removed candidate with the filter that removed it, in removal order."""
+        return [
+            Removed(candidate, batch.filter, batch.stage)
+            for batch in self.removals
+            for candidate in batch.candidates
+        ]
 
     def explain(self, candidate_id: Any) -> str:
         """One paragraph telling a candidate's path through the pipeline."""
-        source = self.sources.get(candidate_id)
+        source = self.source_of(candidate_id)
         if source is None:
             return f"{candidate_id!r} was not retrieved by any source."
         lines = [f"{candidate_id!r} was retrieved by source {source!r}."]
@@ -95,6 +124,13 @@ class PipelineResult(Generic[Q, C]):
                 return " ".join(lines)
         lines.append("It did not reach selection (a stage before it degraded).")
         return " ".join(lines)
+
+    def source_of(self, candidate_id: Any) -> str | None:
+        """The name of the first source that retrieved ``candidate_id``."""
+        for source, candidates in self.retrieved_by.items():
+            if any(_id(c) == candidate_id for c in candidates):
+                return source
+        return None
 
     def _scores(self, candidate: C) -> str:
         scores = ", ".join(f"{f}={getattr(candidate, f, None)!r}" for f in self.score_fields)

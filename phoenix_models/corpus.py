@@ -216,13 +216,21 @@ class CorpusIndex:
             return ids[0], scores[0]
         return ids, scores
 
+    def author_ids_of(self, post_ids: np.ndarray) -> np.ndarray:
+        """Author id of each given post id (ids must be in the corpus)."""
+        return self.corpus.author_ids[self._rows_of(np.asarray(post_ids))]
+
+    def _rows_of(self, post_ids: np.ndarray) -> np.ndarray:
+        sorted_ids = self.corpus.post_ids[self._order]
+        pos = np.searchsorted(sorted_ids, post_ids.astype(sorted_ids.dtype))
+        return self._order[np.clip(pos, 0, len(sorted_ids) - 1)]
+
     def _excluded_rows(self, exclude_ids: Iterable[int] | None) -> np.ndarray:
         if exclude_ids is None:
             return np.empty(0, dtype=np.int64)
         wanted = np.asarray(list(exclude_ids), dtype=self.corpus.post_ids.dtype)
-        sorted_ids = self.corpus.post_ids[self._order]
-        pos = np.clip(np.searchsorted(sorted_ids, wanted), 0, len(sorted_ids) - 1)
-        return np.unique(self._order[pos[sorted_ids[pos] == wanted]])
+        rows = self._rows_of(wanted)
+        return np.unique(rows[self.corpus.post_ids[rows] == wanted])
 
     def _exact(
         self, queries: np.ndarray, k: int, excluded: np.ndarray

@@ -353,9 +353,19 @@ class _Request(Generic[Q, C]):
         if len(concurrent) == 1:
             await run(*concurrent[0])
         elif concurrent:
-            async with anyio.create_task_group() as group:
-                for index, component in concurrent:
-                    group.start_soon(run, index, component)
+            try:
+                async with anyio.create_task_group() as group:
+                    for index, component in concurrent:
+                        group.start_soon(run, index, component)
+            except BaseExceptionGroup as errors:
+                # a required component failed in a task: raise the typed error, not a group
+                failed = errors.subgroup(RequiredComponentFailed)
+                if failed is None:
+                    raise
+                first: BaseException = failed
+                while isinstance(first, BaseExceptionGroup):
+                    first = first.exceptions[0]
+                raise first from None
         return [
             (component, outcome)
             for component, outcome in zip(enabled, outcomes, strict=True)
@@ -370,8 +380,16 @@ class _Request(Generic[Q, C]):
         check: Callable[[Any], Degradation | None],
     ) -> Outcome:
         timeout = component.timeout_ms / 1000 if component.timeout_ms else math.inf
-        budget = min(timeout, self.deadline - time.perf_counter())
-        outcome = await guarded_call(component, stage, args, budget, check)
+        remaining = self.deadline - time.perf_counter()
+        outcome = await guarded_call(component, stage, args, min(timeout, remaining), check)
+        if remaining < timeout and outcome.degradation and outcome.degradation.kind == "timeout":
+            # the request deadline, not the component's own timeout, cut it off
+            outcome.degradation = Degradation(
+                component.name,
+                stage,
+                "deadline",
+                f"request deadline reached after {remaining * 1000:.0f} ms",
+            )
         self.timings.components[component.name] = outcome.elapsed_ms
         self._record(component, outcome.degradation)
         return outcome

@@ -1,0 +1,1 @@
+"""Candidate hydrators: fill post, author and media fields onto candidates."""

@@ -1,0 +1,1 @@
+"""Query hydrators: fill the For-You query from the user-data store."""

@@ -1,0 +1,1 @@
+"""Side effects: run after the response is ready, never delaying or changing it."""

@@ -1,0 +1,1 @@
+"""Candidate sources: Thunder (in-network) and Phoenix retrieval (out-of-network)."""

@@ -2,11 +2,11 @@
 
 A muted keyword is a phrase of one or more words. It matches a post when the post's text
 contains the same words, in order, as whole words (so muting "game" removes "Game night!" and
-"#game", never "endgame"). Both sides are Unicode-normalised (NFKC) and case-folded first, so
-full-width "GAME", "Game" and "GAME" are the same word. Words of a phrase may be separated by any run
-of non-word characters ("game-of-thrones" matches "game of thrones"). A keyword without ``#``
-also matches the hashtag (``nba`` matches ``#NBA``); a keyword written with ``#`` matches the
-hashtag only.
+"#game", never "endgame"). Both sides are Unicode-normalised (NFKC) and case-folded first,
+so full-width letters, "Game" and "GAME" are the same word. Words of a phrase may be
+separated by any run of non-word characters ("game-of-thrones" matches "game of thrones").
+A keyword without ``#`` also matches the hashtag (``nba`` matches ``#NBA``); a keyword
+written with ``#`` matches the hashtag only.
 
 All keywords of a viewer compile into one regular expression, so checking a post is one
 normalisation and one search.

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from components.models import ACTION_INDEX, ACTIONS
+from components.scorers.weighted import PUBLISHED_WEIGHTS, Weighted, combine
+from pipeline.testing import run_component
+
+
+def probs(**values: float) -> tuple[float, ...]:
+    row = [0.0] * len(ACTIONS)
+    for name, value in values.items():
+        row[ACTION_INDEX[name]] = value
+    return tuple(row)
+
+
+def weights_sums() -> tuple[float, float]:
+    w = np.array(list(PUBLISHED_WEIGHTS.values()))
+    return -w[w < 0].sum(), np.abs(w).sum()
+
+
+def test_published_weights_cover_every_action_with_the_design_values():
+    assert set(PUBLISHED_WEIGHTS) == set(ACTIONS)
+    assert PUBLISHED_WEIGHTS["share_via_copy_link"] == 20
+    assert PUBLISHED_WEIGHTS["report"] == -234
+
+
+async def test_weighted_score_is_the_offset_weighted_sum(make_query, make_candidate):
+    candidate = make_candidate(1, phoenix_scores=probs(favorite=0.4, reply=0.1, dwell_time=0.5))
+    (scored,) = await run_component(Weighted(), make_query(), [candidate])
+    expected = 0.4 * 0.5 + 0.1 * 5 + 0.5 * 0.004 + 0.001
+    assert scored.weighted_score == pytest.approx(expected)
+
+
+async def test_negative_scores_are_rescaled_below_every_positive_score(make_query, make_candidate):
+    candidates = [
+        make_candidate(1, phoenix_scores=probs(report=0.01)),
+        make_candidate(2, phoenix_scores=probs(report=0.02)),
+        make_candidate(3, phoenix_scores=probs(click=1e-6)),
+    ]
+    bad, worse, barely_good = await run_component(Weighted(), make_query(), candidates)
+    negative, total = weights_sums()
+    assert bad.weighted_score == pytest.approx((-2.34 + negative) / total * 0.001)
+    assert 0 <= worse.weighted_score < bad.weighted_score < 0.001 < barely_good.weighted_score
+
+
+async def test_video_quality_view_counts_only_for_long_enough_videos(make_query, make_candidate):
+    p = probs(video_quality_view=1.0)
+    candidates = [
+        make_candidate(1, phoenix_scores=p, video_duration_s=30.0),
+        make_candidate(2, phoenix_scores=p, video_duration_s=5.0),
+        make_candidate(3, phoenix_scores=p, video_duration_s=None),
+    ]
+    long, short, none = await run_component(Weighted(), make_query(), candidates)
+    assert long.weighted_score == pytest.approx(0.05 + 0.001)
+    assert short.weighted_score == none.weighted_score == pytest.approx(0.001)
+
+
+async def test_weights_come_from_params_and_unscored_candidates_stay_none(
+    make_query, make_candidate
+):
+    scorer = Weighted(weights={"favorite": 2.0})
+    candidates = [
+        make_candidate(1, phoenix_scores=probs(favorite=0.5, reply=1.0)),
+        make_candidate(2),
+    ]
+    scored, unscored = await run_component(scorer, make_query(), candidates)
+    assert scored.weighted_score == pytest.approx(1.0 + 0.001)
+    assert unscored.weighted_score is None
+
+
+def test_unknown_actions_in_weights_are_rejected_with_the_valid_names():
+    with pytest.raises(ValidationError, match=r"unknown action.*'likes'.*favorite"):
+        Weighted(weights={"likes": 1.0})
+
+
+def test_all_zero_weights_clip_at_zero():
+    n = len(ACTIONS)
+    out = combine(np.full((1, n), 0.5), np.zeros(n), np.zeros(1), 0.001)
+    assert out.tolist() == [0.0]

@@ -80,7 +80,22 @@ def load_layers(path: Path, chain: tuple[Path, ...] = ()) -> Layered:
             [RecipeIssue(str(path), line, column, "extends", "must be a relative file path")]
         )
     else:
-        layered = load_layers(path.parent / extends, (*chain, resolved))
+        target = path.parent / extends
+        line, column = source_map.locate(("extends",))
+        try:
+            closes_cycle = target.resolve() in (*chain, resolved)
+        except (OSError, ValueError) as exc:
+            raise RecipeError(
+                [RecipeIssue(str(path), line, column, "extends", f"bad path {extends!r}: {exc}")]
+            ) from None
+        if closes_cycle:
+            cycle = " -> ".join(str(p) for p in (*chain, resolved, target.resolve()))
+            raise RecipeError([RecipeIssue(str(path), line, column, "extends", f"cycle: {cycle}")])
+        if not target.is_file():
+            raise RecipeError(
+                [RecipeIssue(str(path), line, column, "extends", f"no recipe file at {target}")]
+            )
+        layered = load_layers(target, (*chain, resolved))
     for key, value in child.items():
         _merge_key(layered, key, value, source_map)
     return layered
@@ -89,9 +104,24 @@ def load_layers(path: Path, chain: tuple[Path, ...] = ()) -> Layered:
 def _merge_key(layered: Layered, key: Any, value: Any, source_map: SourceMap) -> None:
     data = layered.data
     if key in LIST_STAGES and isinstance(value, Mapping) and value.keys() <= LIST_EDITS:
-        base = list(data.get(key) or [])
+        edits: dict[str, list[Any]] = {}
+        for edit in ("remove", "prepend", "extend"):
+            items = value.get(edit)
+            if items is not None and not isinstance(items, list):
+                line, column = source_map.locate((key, edit))
+                message = f"expected a list of entries, got {type(items).__name__}"
+                layered.issues.append(
+                    RecipeIssue(source_map.file, line, column, f"{key}.{edit}", message)
+                )
+                items = None
+            edits[edit] = items or []
+        base = data.get(key) or []
+        if not isinstance(base, list):
+            layered.issue((key,), f"the base recipe's {key} is not a list, so it cannot be edited")
+            base = []
+        base = list(base)
         base_origins = [layered.origins.get((key, i)) for i in range(len(base))]
-        for name in value.get("remove") or []:
+        for name in edits["remove"]:
             index = _find_entry(base, name)
             if index is None:
                 layered.origins[(key,)] = Origin(source_map, (key,))
@@ -101,8 +131,7 @@ def _merge_key(layered: Layered, key: Any, value: Any, source_map: SourceMap) ->
                 )
                 continue
             del base[index], base_origins[index]
-        prepend = list(value.get("prepend") or [])
-        extend = list(value.get("extend") or [])
+        prepend, extend = edits["prepend"], edits["extend"]
         entries = [*prepend, *base, *extend]
         origins = (
             [Origin(source_map, (key, "prepend", i)) for i in range(len(prepend))]
@@ -141,8 +170,15 @@ def apply_overrides(layered: Layered, overrides: Mapping[str, Any], origin_key: 
             )
             continue
         parts = dotted.split(".")
-        error = _set_path(layered.data, parts, value)
-        if error:
+        path, error = _set_path(layered.data, parts, value)
+        if error is None:
+            # problems with the new value point at the override, not at the value it replaced
+            set_block = layered.origins.get(("set",)) if origin_key else None
+            if set_block is not None:
+                layered.origins[path] = Origin(set_block.source_map, ("set", dotted))
+            else:
+                layered.origins[path] = Origin(SourceMap(OVERRIDE_FILE), (dotted,))
+        else:
             message, suggestion = error
             if origin_key:
                 layered.issue(where, message, suggestion)
@@ -166,38 +202,45 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> tuple[str, str | None] | None:
+def _set_path(
+    data: dict[str, Any], parts: list[str], value: Any
+) -> tuple[KeyPath, tuple[str, str | None] | None]:
+    """Set the value; return the merged-recipe key path it landed at, and the error if any."""
     head, rest = parts[0], parts[1:]
+    path: KeyPath = (head,)
     if head in LIST_STAGES:
         entries = data.get(head) or []
+        if not isinstance(entries, list):
+            return path, (f"{head} is not a list of component entries", None)
         if not rest:
-            return f"{head} needs an instance name, e.g. {head}.<name>.params.<key>", None
+            return path, (f"{head} needs an instance name, e.g. {head}.<name>.params.<key>", None)
         # instance names may contain dots (``example.affinity``): take the longest match
         for end in range(len(rest), 0, -1):
             index = _find_entry(entries, ".".join(rest[:end]))
             if index is not None:
-                target, rest = entries[index], rest[end:]
+                target, rest, path = entries[index], rest[end:], (head, index)
                 break
         else:
             names = [_entry_name(e) for e in entries]
-            return f"no {head} entry named {rest[0]!r}", suggest(rest[0], names)
+            return path, (f"no {head} entry named {rest[0]!r}", suggest(rest[0], names))
     elif head == "selector":
         target = data.get("selector")
         if not isinstance(target, dict):
-            return "the recipe has no selector to override", None
+            return path, ("the recipe has no selector to override", None)
     else:
         if rest:
-            return f"{head!r} is not a stage list or the selector", suggest(head, [*RECIPE_STAGES])
+            error = f"{head!r} is not a stage list or the selector"
+            return path, (error, suggest(head, [*RECIPE_STAGES]))
         data[head] = value
-        return None
+        return path, None
     if not rest or not isinstance(target, dict):
-        return "expected a key inside the component entry, e.g. params.<key>", None
+        return path, ("expected a key inside the component entry, e.g. params.<key>", None)
     for part in rest[:-1]:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
-            return f"{part!r} is not a mapping", None
+            return path, (f"{part!r} is not a mapping", None)
     target[rest[-1]] = value
-    return None
+    return (*path, *rest), None
 
 
 def _entry_name(entry: Any) -> str:

@@ -47,7 +47,7 @@ def parse_yaml(path: Path) -> ParsedFile:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecipeError([RecipeIssue(name, None, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RecipeError([RecipeIssue(name, None, None, "", f"cannot read file: {exc}")]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -60,20 +60,43 @@ def parse_yaml(path: Path) -> ParsedFile:
         raise RecipeError(
             [RecipeIssue(name, line, column, "", f"invalid YAML: {problem}")]
         ) from None
+    except RecursionError:
+        raise RecipeError([RecipeIssue(name, None, None, "", "nested too deeply")]) from None
     source_map = SourceMap(name)
     if node is not None:
-        _walk(node, (), source_map.marks)
+        recursive = _walk(node, (), source_map.marks, set())
+        if recursive is not None:
+            line, column = recursive.start_mark.line + 1, recursive.start_mark.column + 1
+            raise RecipeError(
+                [RecipeIssue(name, line, column, "", "an alias (*name) may not refer to itself")]
+            )
     return ParsedFile(data, source_map)
 
 
-def _walk(node: yaml.Node, path: KeyPath, marks: dict[KeyPath, tuple[int, int]]) -> None:
+def _walk(
+    node: yaml.Node, path: KeyPath, marks: dict[KeyPath, tuple[int, int]], open_nodes: set[int]
+) -> yaml.Node | None:
+    """Record the position of every node; return a node that contains itself (via an alias)."""
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            child = (*path, key)
-            _walk(value_node, child, marks)
-            marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), marks)
+    if not isinstance(node, yaml.CollectionNode):
+        return None
+    if id(node) in open_nodes:
+        return node
+    open_nodes.add(id(node))
+    try:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                child = (*path, key)
+                found = _walk(value_node, child, marks, open_nodes)
+                if found is not None:
+                    return found
+                marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        else:
+            for index, item in enumerate(node.value):
+                found = _walk(item, (*path, index), marks, open_nodes)
+                if found is not None:
+                    return found
+    finally:
+        open_nodes.discard(id(node))
+    return None

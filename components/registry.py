@@ -1,34 +1,38 @@
 """Imports every module that registers a For-You component (the ``feedmixer.components``
 entry point). Importing it is cheap: no module here imports JAX at import time."""
 
-from components.filters import (  # noqa: F401
-    age,
-    author_social_graph,
-    conversation_dedup,
-    core_data,
-    drop_duplicates,
-    muted_keyword,
-    previously_seen,
-    previously_served,
-    repost_dedup,
-    self_post,
-    visibility,
+import importlib
+
+MODULES = (
+    "components.query_hydrators.user_features",
+    "components.query_hydrators.engagement_history",
+    "components.query_hydrators.served_history",
+    "components.query_hydrators.impressions",
+    "components.sources.thunder",
+    "components.sources.phoenix",
+    "components.hydrators.core_data",
+    "components.hydrators.in_network",
+    "components.hydrators.author_info",
+    "components.hydrators.video_duration",
+    "components.hydrators.visibility",
+    "components.filters.drop_duplicates",
+    "components.filters.core_data",
+    "components.filters.age",
+    "components.filters.self_post",
+    "components.filters.repost_dedup",
+    "components.filters.previously_seen",
+    "components.filters.previously_served",
+    "components.filters.muted_keyword",
+    "components.filters.author_social_graph",
+    "components.filters.visibility",
+    "components.filters.conversation_dedup",
+    "components.scorers.phoenix",
+    "components.scorers.weighted",
+    "components.scorers.author_diversity",
+    "components.scorers.oon",
+    "components.side_effects.record_served",
+    "components.side_effects.served_log",
 )
-from components.hydrators import (  # noqa: F401
-    author_info,
-    in_network,
-    video_duration,
-)
-from components.query_hydrators import (  # noqa: F401
-    engagement_history,
-    impressions,
-    served_history,
-    user_features,
-)
-from components.scorers import (  # noqa: F401
-    author_diversity,
-    oon,
-    weighted,
-)
-from components.side_effects import record_served, served_log  # noqa: F401
-from components.sources import phoenix as phoenix_source  # noqa: F401
+
+for _module in MODULES:
+    importlib.import_module(_module)

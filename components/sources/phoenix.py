@@ -28,8 +28,11 @@ class PhoenixSource(Source[ForYouQuery, PostCandidate]):
     class Params(BaseModel):
         model_config = ConfigDict(frozen=True, extra="forbid")
         k: int = Field(300, ge=1, description="posts retrieved")
+        exclude_followed: bool = Field(
+            False, description="drop posts by followed authors (a strictly out-of-network feed)"
+        )
 
-    query_reads = {"engagement_history", "seen_ids"}
+    query_reads = {"engagement_history", "seen_ids", "following"}
     writes = {"retrieval_score"}
     run_in_thread = True
 
@@ -48,7 +51,9 @@ class PhoenixSource(Source[ForYouQuery, PostCandidate]):
         exclude = set(query.seen_ids)
         exclude.update(e.post_id for e in history)
         hits = self.retrieval.retrieve(query.user_id, history, self.params.k, exclude)
+        followed = query.following or frozenset() if self.params.exclude_followed else frozenset()
         return [
             PostCandidate(int(post_id), int(author_id), OUT_OF_NETWORK, retrieval_score=score)
             for post_id, author_id, score in hits
+            if author_id not in followed
         ]

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from phoenix_models.batch import CandidateBatch, ContextBatch
 from phoenix_models.config import PhoenixConfig
-from phoenix_models.transformer import linear_init
+from phoenix_models.params import param
 
 HASH_TABLES_MODULE = "hash_embeddings"
 
@@ -52,23 +52,13 @@ class CandidateFeatureWeights(NamedTuple):
     candidate_projection: jax.Array  # [(Hi+Ha+2)*D, D]  proj_mat_2
 
 
-def _param(name: str, shape: tuple[int, ...], init: hk.initializers.Initializer) -> jax.Array:
-    return hk.get_parameter(name, shape, jnp.float32, init=init)
-
-
-def _embedding_init() -> hk.initializers.Initializer:
-    # Unit-variance rows: the projections below are fan-in scaled, so tokens enter the
-    # transformer at unit scale.
-    return hk.initializers.TruncatedNormal(stddev=1.0)
-
-
 class _HashTableParams(hk.Module):
     def __call__(self, cfg: PhoenixConfig) -> HashTables:
         d = cfg.emb_size
         return HashTables(
-            user=_param("user_embeddings", (cfg.user_hash.vocab_size, d), _embedding_init()),
-            item=_param("item_embeddings", (cfg.item_hash.vocab_size, d), _embedding_init()),
-            author=_param("author_embeddings", (cfg.author_hash.vocab_size, d), _embedding_init()),
+            user=param("user_embeddings", (cfg.user_hash.vocab_size, d)),
+            item=param("item_embeddings", (cfg.item_hash.vocab_size, d)),
+            author=param("author_embeddings", (cfg.author_hash.vocab_size, d)),
         )
 
 
@@ -83,26 +73,16 @@ def context_feature_weights(cfg: PhoenixConfig, *, with_dwell: bool) -> ContextF
     user_in = cfg.user_hash.num_hashes * d
     history_in = (cfg.item_hash.num_hashes + cfg.author_hash.num_hashes + 2 + with_dwell) * d
     return ContextFeatureWeights(
-        product_surface_table=_param(
-            "product_surface_embedding_table",
-            (cfg.product_surface_vocab_size, d),
-            _embedding_init(),
+        product_surface_table=param(
+            "product_surface_embedding_table", (cfg.product_surface_vocab_size, d)
         ),
-        action_projection=_param(
-            "action_projection", (cfg.num_actions, d), linear_init(cfg.num_actions)
-        ),
-        user_projection=_param("proj_mat_1", (user_in, d), linear_init(user_in)),
-        history_projection=_param("proj_mat_3", (history_in, d), linear_init(history_in)),
-        dwell_hidden=(
-            _param("history_dwell_time_proj1", (1, cfg.dwell_hidden), linear_init(1))
-            if with_dwell
-            else None
-        ),
-        dwell_out=(
-            _param("history_dwell_time_proj2", (cfg.dwell_hidden, d), linear_init(cfg.dwell_hidden))
-            if with_dwell
-            else None
-        ),
+        action_projection=param("action_projection", (cfg.num_actions, d)),
+        user_projection=param("proj_mat_1", (user_in, d)),
+        history_projection=param("proj_mat_3", (history_in, d)),
+        dwell_hidden=param("history_dwell_time_proj1", (1, cfg.dwell_hidden))
+        if with_dwell
+        else None,
+        dwell_out=param("history_dwell_time_proj2", (cfg.dwell_hidden, d)) if with_dwell else None,
     )
 
 
@@ -114,10 +94,8 @@ def candidate_feature_weights(
     cand_in = (cfg.item_hash.num_hashes + cfg.author_hash.num_hashes + 2) * d
     return CandidateFeatureWeights(
         product_surface_table=product_surface_table,
-        post_age_table=_param(
-            "post_age_embedding_table", (cfg.post_age_vocab_size, d), _embedding_init()
-        ),
-        candidate_projection=_param("proj_mat_2", (cand_in, d), linear_init(cand_in)),
+        post_age_table=param("post_age_embedding_table", (cfg.post_age_vocab_size, d)),
+        candidate_projection=param("proj_mat_2", (cand_in, d)),
     )
 
 

@@ -60,6 +60,7 @@ from phoenix_models.features import (
     embed_context,
     hash_table_weights,
 )
+from phoenix_models.params import param, random_params
 from phoenix_models.transformer import (
     KVCache,
     LayerWeights,
@@ -67,7 +68,6 @@ from phoenix_models.transformer import (
     context_attention_mask,
     context_positions,
     full_attention_mask,
-    linear_init,
     rms_norm,
     transformer,
     transformer_candidates,
@@ -107,21 +107,9 @@ class _RankerParams(hk.Module):
         context = context_feature_weights(cfg, with_dwell=True)
         candidates = candidate_feature_weights(cfg, context.product_surface_table)
         with hk.name_scope("rms_norm"):
-            final_norm = hk.get_parameter(
-                "scale", (cfg.emb_size,), jnp.float32, init=hk.initializers.Constant(1.0)
-            )
-        unembed = hk.get_parameter(
-            "unembeddings",
-            (cfg.emb_size, cfg.num_actions),
-            jnp.float32,
-            init=linear_init(cfg.emb_size),
-        )
-        continuous = hk.get_parameter(
-            "continuous_unembeddings",
-            (cfg.emb_size, cfg.num_continuous),
-            jnp.float32,
-            init=linear_init(cfg.emb_size),
-        )
+            final_norm = param("scale", (cfg.emb_size,))
+        unembed = param("unembeddings", (cfg.emb_size, cfg.num_actions))
+        continuous = param("continuous_unembeddings", (cfg.emb_size, cfg.num_continuous))
         return context, candidates, final_norm, unembed, continuous
 
 
@@ -235,14 +223,12 @@ class Ranker:
 
     def __post_init__(self) -> None:
         self.params = jax.device_put(self.params)
-        net = ranker_network(self.config)
-        self._encode = jax.jit(net.encode_context)
-        self._score = jax.jit(net.score_candidates)
+        self._encode, self._score = _jitted(self.config)
 
     @classmethod
     def init(cls, config: PhoenixConfig, seed: int = 0) -> Ranker:
         """A randomly initialised ranker (for training or tests)."""
-        return cls(config, ranker_network(config).init(jax.random.PRNGKey(seed)))
+        return cls(config, random_params(ranker_network(config).init, seed))
 
     @classmethod
     def load(cls, path: str | Path) -> Ranker:
@@ -308,7 +294,14 @@ class Ranker:
         cands = candidate_batch(self.config, [candidates])
         return self.score_context(context, cands, slots=slots)[0]
 
-    @functools.cached_property
+    @property
     def network(self) -> RankerNetwork:
         """The pure functions behind this ranker (unjitted)."""
         return ranker_network(self.config)
+
+
+@functools.cache
+def _jitted(config: PhoenixConfig) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Jitted fast-path functions, shared by every Ranker of the same config."""
+    net = ranker_network(config)
+    return jax.jit(net.encode_context), jax.jit(net.score_candidates)

@@ -19,10 +19,11 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import haiku as hk
 import jax
@@ -40,11 +41,11 @@ from phoenix_models.features import (
     lookup,
 )
 from phoenix_models.hashing import hash_ids
+from phoenix_models.params import param, random_params
 from phoenix_models.transformer import (
     LayerWeights,
     context_attention_mask,
     context_positions,
-    linear_init,
     transformer,
     transformer_weights,
 )
@@ -72,12 +73,8 @@ class _CandidateTowerParams(hk.Module):
         d = cfg.emb_size
         fan_in = (cfg.item_hash.num_hashes + cfg.author_hash.num_hashes) * d
         return CandidateTowerWeights(
-            hidden=hk.get_parameter(
-                "candidate_tower_projection_1", (fan_in, 2 * d), jnp.float32, linear_init(fan_in)
-            ),
-            output=hk.get_parameter(
-                "candidate_tower_projection_2", (2 * d, d), jnp.float32, linear_init(2 * d)
-            ),
+            hidden=param("candidate_tower_projection_1", (fan_in, 2 * d)),
+            output=param("candidate_tower_projection_2", (2 * d, d)),
         )
 
 
@@ -167,13 +164,12 @@ class Retriever:
 
     def __post_init__(self) -> None:
         self.params = jax.device_put(self.params)
-        net = retrieval_network(self.config)
-        self._user = jax.jit(net.user_embedding)
-        self._candidates = jax.jit(net.candidate_embeddings)
+        self._user, self._candidates = _jitted(self.config)
 
     @classmethod
     def init(cls, config: PhoenixConfig, seed: int = 0) -> Retriever:
-        return cls(config, retrieval_network(config).init(jax.random.PRNGKey(seed)))
+        """A randomly initialised retriever (for training or tests)."""
+        return cls(config, random_params(retrieval_network(config).init, seed))
 
     @classmethod
     def load(cls, path: str | Path) -> Retriever:
@@ -217,3 +213,10 @@ class Retriever:
             authors = np.pad(authors, ((0, size - m), (0, 0)))
             out[start : start + m] = np.asarray(self._candidates(self.params, posts, authors))[:m]
         return out
+
+
+@functools.cache
+def _jitted(config: PhoenixConfig) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Jitted towers, shared by every Retriever of the same config."""
+    net = retrieval_network(config)
+    return jax.jit(net.user_embedding), jax.jit(net.candidate_embeddings)

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from phoenix_models.config import PhoenixConfig
+from phoenix_models.params import param
 
 ROPE_BASE = 10_000.0
 LOGIT_CAP = 30.0
@@ -58,29 +59,15 @@ class KVCache(NamedTuple):
 # ---- parameters ---------------------------------------------------------------------------
 
 
-def linear_init(fan_in: int) -> hk.initializers.Initializer:
-    """Truncated normal with std 1/sqrt(fan_in): keeps activations at unit scale.
-
-    The published code initialises every weight to zero (it always loads a checkpoint);
-    that cannot train, so we use the usual fan-in scaling instead.
-    """
-    return hk.initializers.TruncatedNormal(stddev=fan_in**-0.5)
-
-
-def _param(name: str, shape: tuple[int, ...], init: hk.initializers.Initializer) -> jax.Array:
-    return hk.get_parameter(name, shape, jnp.float32, init=init)
-
-
 class _DecoderLayerParams(hk.Module):
     """Creates one layer's parameters with the published module paths."""
 
     def __call__(self, cfg: PhoenixConfig) -> LayerWeights:
         d, k, f = cfg.emb_size, cfg.key_size, cfg.ffn_size
-        ones = hk.initializers.Constant(1.0)
         norms = []
         for name in ("rms_norm", "rms_norm_1", "rms_norm_2", "rms_norm_3"):
             with hk.name_scope(name):
-                norms.append(_param("scale", (d,), ones))
+                norms.append(param("scale", (d,)))
         with hk.name_scope("multi_head_attention"):
             projections = []
             for name, width in (
@@ -89,15 +76,15 @@ class _DecoderLayerParams(hk.Module):
                 ("value", cfg.num_kv_heads * k),
             ):
                 with hk.name_scope(name):
-                    projections.append(_param("w", (d, width), linear_init(d)))
+                    projections.append(param("w", (d, width)))
             with hk.name_scope("linear"):
-                output = _param("w", (cfg.num_q_heads * k, d), linear_init(cfg.num_q_heads * k))
+                output = param("w", (cfg.num_q_heads * k, d))
         with hk.name_scope("linear_v"):
-            ffn_value = _param("w", (d, f), linear_init(d))
+            ffn_value = param("w", (d, f))
         with hk.name_scope("linear"):
-            ffn_gate = _param("w", (d, f), linear_init(d))
+            ffn_gate = param("w", (d, f))
         with hk.name_scope("linear_1"):
-            ffn_out = _param("w", (f, d), linear_init(f))
+            ffn_out = param("w", (f, d))
         return LayerWeights(
             attn_norm=norms[0],
             attention=AttentionWeights(*projections, output),

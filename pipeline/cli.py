@@ -19,6 +19,7 @@ import anyio
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.errors import FeedmixerError
 from pipeline.executor import Pipeline
@@ -56,11 +57,10 @@ def fail_cleanly() -> Iterator[None]:
     """Turn feedmixer's errors into a message on stderr and exit code 2, never a traceback."""
     try:
         yield
-    except FeedmixerError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-        raise typer.Exit(2) from None
-    except (OSError, ValueError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    except (FeedmixerError, OSError, ValueError) as exc:
+        # the message is data, not markup (it may hold "[...]"), and file:line:column must
+        # stay on one line to be clickable, so no wrapping
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -159,7 +159,7 @@ def run(
         return
     print_result(result, console)
     if explain is not None:
-        console.print(result.explain(_parse_id(explain)))
+        console.print(result.explain(_parse_id(explain)), markup=False, highlight=False)
 
 
 def read_query(path: Path, pipeline: Pipeline) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.result import PipelineResult
@@ -102,7 +103,7 @@ def print_diagnostics(result: PipelineResult, console: Console) -> None:
         for header in ("component", "stage", "kind", "message"):
             degraded.add_column(header)
         for d in result.degradations:
-            degraded.add_row(d.component, d.stage, d.kind, d.message)
+            degraded.add_row(d.component, d.stage, d.kind, escape(d.message))
         console.print(degraded)
     else:
         console.print("degradations: none")

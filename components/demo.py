@@ -1,0 +1,184 @@
+"""The demo: the embedded world turned into running stores, models and a served feed.
+
+Everything the first run builds lives under ``var/demo/`` (or ``$FEEDMIXER_VAR/demo``) and
+is reused by the next run: the SQLite user store (with its served history), the Thunder
+event log, the corpus embeddings. ``fresh=True`` deletes the user store and the event log,
+so served history starts empty.
+
+Models: the demo checkpoints under ``checkpoints/demo/{ranker,retrieval}`` (committed, made
+by the project's training command); without them, untrained tiny models stand in and the
+feed says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components import resources as keys
+from components.models import ForYouQuery
+from components.phoenix import PhoenixRanking, PhoenixRetrieval
+from components.stores.post_catalog import PostCatalog
+from components.stores.user_store import UserStore
+from components.thunder.event_log import EventLog, replay
+from components.thunder.store import ThunderStore
+from components.world import (
+    author_directory,
+    create_events,
+    load_user_store,
+    posts_from_world,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = REPO_ROOT / "checkpoints" / "demo"
+
+EXACT_SEARCH_MAX = 200_000
+Say = Callable[[str], None]
+
+
+def var_dir() -> Path:
+    """Where runtime state goes: ``$FEEDMIXER_VAR`` or ``var/`` in the repository."""
+    return Path(os.environ.get("FEEDMIXER_VAR", REPO_ROOT / "var"))
+
+
+def world_key(world: Any) -> str:
+    return hashlib.sha256(repr(world.config).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    root: Path
+
+    @property
+    def user_store(self) -> Path:
+        return self.root / "users.sqlite"
+
+    @property
+    def event_log(self) -> Path:
+        return self.root / "thunder" / "events.log"
+
+    def corpus(self, key: str) -> Path:
+        return self.root / "corpus" / f"{key}.npz"
+
+    def reset(self) -> None:
+        """Forget served history and Thunder's log (models and corpus caches stay)."""
+        for path in (
+            self.user_store,
+            Path(f"{self.user_store}-wal"),
+            Path(f"{self.user_store}-shm"),
+        ):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.event_log.parent, ignore_errors=True)
+
+
+def open_user_store(path: Path, world: Any, say: Say) -> UserStore:
+    """The demo user store, loaded from ``world`` unless an earlier run already did."""
+    store = UserStore(path)
+    if store.get_meta("world") != world_key(world):
+        say("loading the demo world into the user store")
+        store.close()
+        path.unlink(missing_ok=True)
+        store = UserStore(path)
+        load_user_store(store, world)
+        store.set_meta("world", world_key(world))
+    return store
+
+
+def open_thunder(path: Path, world: Any, posts: list, say: Say) -> ThunderStore:
+    """A Thunder store on the world's clock, rebuilt by replaying the event log (written
+    from the world's posts on first use)."""
+    log = EventLog(path)
+    if path.stat().st_size == 0:
+        say("writing the demo world's post events")
+        log.append(create_events(posts))
+    store = ThunderStore(clock=lambda: float(world.now))
+    stats = replay(log, store)
+    say(f"Thunder: replayed {stats.events} events, {len(store)} posts in retention")
+    return store
+
+
+def load_models(say: Say) -> tuple[Any, Any, str | None]:
+    """(ranker, retriever, checkpoint fingerprint): the committed demo checkpoints, or
+    untrained tiny models (fingerprint ``None``) when they are missing."""
+    from phoenix_models import PhoenixConfig, Ranker, Retriever
+
+    ranker_dir, retrieval_dir = CHECKPOINTS / "ranker", CHECKPOINTS / "retrieval"
+    if ranker_dir.exists() and retrieval_dir.exists():
+        stamp = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in retrieval_dir.iterdir()
+        )
+        return Ranker.load(ranker_dir), Retriever.load(retrieval_dir), repr(stamp)
+    say(f"no demo checkpoints under {CHECKPOINTS}: using UNTRAINED tiny models")
+    config = PhoenixConfig.tiny()
+    return Ranker.init(config, seed=0), Retriever.init(config, seed=0), None
+
+
+def build_retrieval(retriever: Any, world: Any, cache: Path, say: Say) -> PhoenixRetrieval:
+    """Retrieval over the posts inside the retention window, corpus cached on disk."""
+    from phoenix_models import Corpus, CorpusIndex, build_corpus
+
+    if cache.exists():
+        corpus = Corpus.load(cache)
+    else:
+        say("embedding the corpus with the candidate tower")
+        posts = world.posts
+        fresh = posts.created_at >= world.now - 172_800
+        corpus = build_corpus(
+            retriever, posts.post_id[fresh], posts.author_id[fresh], progress=False
+        )
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        corpus.save(cache)
+    # Exact search over a demo-sized corpus is a millisecond; ANN only pays off far above.
+    method = "exact" if len(corpus) <= EXACT_SEARCH_MAX else "auto"
+    return PhoenixRetrieval(retriever, CorpusIndex.build(corpus, method))
+
+
+def build_resources(
+    world: Any,
+    paths: DemoPaths,
+    *,
+    need_models: bool = True,
+    say: Say = lambda _: None,
+    models: tuple[Any, Any] | None = None,
+) -> dict[str, Any]:
+    """Every resource the For-You recipes use, for ``world``.
+
+    ``models`` overrides the (ranker, retriever) pair (tests pass tiny ones); without
+    ``need_models`` no model is loaded (the chronological recipe needs none).
+    """
+    posts = posts_from_world(world)
+    resources: dict[str, Any] = {
+        keys.USER_STORE: open_user_store(paths.user_store, world, say),
+        keys.THUNDER: open_thunder(paths.event_log, world, posts, say),
+        keys.POSTS: PostCatalog(posts),
+        keys.AUTHORS: author_directory(world),
+        "models_trained": None,
+    }
+    if need_models:
+        if models is None:
+            ranker, retriever, checkpoint = load_models(say)
+        else:
+            (ranker, retriever), checkpoint = models, None
+        key = hashlib.sha256(
+            f"{world_key(world)}{retriever.config!r}{checkpoint}".encode()
+        ).hexdigest()[:16]
+        resources[keys.RANKER] = PhoenixRanking(ranker)
+        resources[keys.RETRIEVAL] = build_retrieval(retriever, world, paths.corpus(key), say)
+        resources["models_trained"] = checkpoint is not None
+    return resources
+
+
+def demo_query(world: Any, user_id: int) -> ForYouQuery:
+    """A request at the world's own "now" (its posts are dated relative to it)."""
+    return ForYouQuery(user_id=user_id, request_time=float(world.now))
+
+
+def close_resources(resources: Mapping[str, Any]) -> None:
+    store = resources.get(keys.USER_STORE)
+    if store is not None:
+        store.close()

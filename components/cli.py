@@ -66,7 +66,6 @@ def demo(
 async def serve(user: int | None, recipe: Path, fresh: bool, say, models=None) -> dict[str, Any]:
     """Build (or reuse) the demo state, run one request, return the result and its JSON."""
     from phoenix_models.data import generate_demo_world
-
     from pipeline import load_recipe
     from pipeline.report import result_to_dict
 

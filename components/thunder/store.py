@@ -22,15 +22,18 @@ Rules (values from X's release, :class:`ThunderLimits`):
 * at most ``max_concurrent_requests`` run at once: one more raises :class:`ThunderAtCapacity`
   at once instead of queueing.
 
-Why columns: a request touches tens of thousands of timeline entries. The per-entry checks
-(alive, excluded, reply rule, per-author caps) run as numpy operations over a column store
-indexed by row, so the only Python loop is the one over followed authors.
+Why columns: a request touches tens of thousands of timeline entries. Timelines are typed
+``array('q')`` of row numbers, so gathering them is a byte copy per author rather than a
+Python object per entry, and the per-entry checks (alive, excluded, reply rule, per-author
+caps) run as numpy operations over a column store indexed by row. The only Python loop is
+the one over followed authors.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
+from array import array
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,6 +55,9 @@ _COLUMNS = (
     ("parent_row", np.int64),
     ("alive", np.bool_),
 )
+
+
+_AUTHORS_PER_BUDGET_CHECK = 128
 
 
 class ThunderAtCapacity(RuntimeError):
@@ -96,9 +102,11 @@ class ThunderResult:
 
 @dataclass(slots=True)
 class _Timelines:
-    original: dict[int, list[int]] = field(default_factory=dict)
-    secondary: dict[int, list[int]] = field(default_factory=dict)
-    video: dict[int, list[int]] = field(default_factory=dict)
+    """Per author, rows of the column store, oldest first."""
+
+    original: dict[int, array] = field(default_factory=dict)
+    secondary: dict[int, array] = field(default_factory=dict)
+    video: dict[int, array] = field(default_factory=dict)
 
 
 class ThunderStore:
@@ -187,10 +195,10 @@ class ThunderStore:
         if post.has_video and not secondary:
             self._push(timelines.video, post, row)
 
-    def _push(self, timelines: dict[int, list[int]], post: Post, row: int) -> None:
+    def _push(self, timelines: dict[int, array], post: Post, row: int) -> None:
         timeline = timelines.get(post.author_id)
         if timeline is None:
-            timelines[post.author_id] = [row]
+            timelines[post.author_id] = array("q", (row,))
             return
         created = self._cols["created_at"]
         if created[timeline[-1]] <= post.created_at:
@@ -259,9 +267,10 @@ class ThunderStore:
         for name in ("original", "secondary", "video"):
             remapped = {}
             for author, timeline in getattr(old_timelines, name).items():
-                rows = [int(r) for r in new_row[timeline] if r >= 0]
-                if rows:
-                    remapped[author] = rows
+                rows = new_row[np.frombuffer(timeline, dtype=np.int64)]
+                rows = rows[rows >= 0]
+                if rows.size:
+                    remapped[author] = array("q", rows.tobytes())
             setattr(self._timelines, name, remapped)
         return dropped
 
@@ -304,73 +313,75 @@ class ThunderStore:
         deadline = time.perf_counter() + limits.request_budget_ms / 1000
         timelines = self._timelines
         if videos:
-            sources = [(timelines.video, limits.max_videos_per_author)]
+            kinds = [(timelines.video, limits.max_videos_per_author, False)]
             limit = max_results or limits.max_video_results
         else:
-            sources = [
-                (timelines.original, limits.max_originals_per_author),
-                (timelines.secondary, limits.max_replies_per_author),
+            kinds = [
+                (timelines.original, limits.max_originals_per_author, False),
+                (timelines.secondary, limits.max_replies_per_author, True),
             ]
             limit = max_results or limits.max_results
         scan = limits.max_scan_per_author
-        rows: list[int] = []
-        lengths: list[int] = []
-        caps: list[int] = []
+        windows: list[list[array]] = [[] for _ in kinds]
         scanned, timed_out = 0, False
-        for index, author in enumerate(following):
-            if index % 32 == 0 and index and time.perf_counter() > deadline:
+        for start in range(0, len(following), _AUTHORS_PER_BUDGET_CHECK):
+            if start and time.perf_counter() > deadline:
                 timed_out = True
                 break
-            for timeline_map, cap in sources:
-                timeline = timeline_map.get(author)
-                if timeline:
-                    window = timeline[-scan:]
-                    rows.extend(window)
-                    lengths.append(len(window))
-                    caps.append(cap)
-            scanned = index + 1
-        posts = self._select(viewer_id, following, exclude_ids, rows, lengths, caps, limit)
-        return ThunderResult(posts, scanned, len(following), timed_out)
+            chunk = following[start : start + _AUTHORS_PER_BUDGET_CHECK]
+            for (timeline_map, _, _), found in zip(kinds, windows, strict=True):
+                get = timeline_map.get
+                found.extend([t[-scan:] for a in chunk if (t := get(a))])
+            scanned = start + len(chunk)
+        excluded = np.fromiter(exclude_ids, dtype=np.int64) if exclude_ids else None
+        followed = np.array(following, dtype=np.int64)
+        chosen = [
+            self._eligible(viewer_id, followed, excluded, found, cap, replies)
+            for (_, cap, replies), found in zip(kinds, windows, strict=True)
+        ]
+        rows = np.concatenate(chosen)
+        return ThunderResult(self._newest(rows, limit), scanned, len(following), timed_out)
 
-    def _select(
+    def _eligible(
         self,
         viewer_id: int,
-        following: list[int],
-        exclude_ids: Iterable[int],
-        rows_list: list[int],
-        lengths: list[int],
-        caps: list[int],
-        limit: int,
-    ) -> list[Post]:
-        if not rows_list:
-            return []
+        followed: np.ndarray,
+        excluded: np.ndarray | None,
+        windows: list[array],
+        cap: int,
+        replies: bool,
+    ) -> np.ndarray:
+        """Rows of one kind of timeline that pass every rule, at most ``cap`` per author."""
+        if not windows:
+            return np.zeros(0, np.int64)
         cols = self._cols
-        # Newest first within each (author, timeline) segment: reverse everything.
-        rows = np.array(rows_list, dtype=np.int64)[::-1]
-        seg_len = np.array(lengths[::-1], dtype=np.int64)
-        seg_cap = np.array(caps[::-1], dtype=np.int64)
-
+        lengths = np.fromiter(map(len, windows), dtype=np.int64, count=len(windows))
+        # Newest first within each author's window: reverse the whole concatenation.
+        rows = np.frombuffer(b"".join(windows), dtype=np.int64)[::-1]
+        lengths = lengths[::-1]
         keep = cols["alive"][rows]
-        if exclude_ids:
-            excluded = np.fromiter(exclude_ids, dtype=np.int64)
+        if excluded is not None and excluded.size:
             keep &= ~np.isin(cols["post_id"][rows], excluded)
-        keep &= ~(cols["is_repost"][rows] & (cols["reposted_user_id"][rows] == viewer_id))
-        if following:
-            keep &= self._reply_rule(rows, np.array(following, dtype=np.int64))
-
-        # Per-segment cap: rank each kept entry among the kept entries of its segment.
-        seg = np.repeat(np.arange(seg_len.size), seg_len)
+        if replies:
+            keep &= ~(cols["is_repost"][rows] & (cols["reposted_user_id"][rows] == viewer_id))
+            if followed.size:
+                keep &= self._reply_rule(rows, followed)
+        # Per-author cap: rank each kept entry among the kept entries of its window.
+        segment = np.repeat(np.arange(lengths.size), lengths)
         running = np.cumsum(keep)
-        starts = np.cumsum(seg_len) - seg_len
-        before_segment = running[starts] - keep[starts]
-        rank = running - before_segment[seg]
-        keep &= rank <= seg_cap[seg]
+        starts = np.cumsum(lengths) - lengths
+        rank = running - (running[starts] - keep[starts])[segment]
+        return rows[keep & (rank <= cap)]
 
-        chosen = rows[keep]
-        created = cols["created_at"][chosen]
-        order = np.lexsort((-cols["post_id"][chosen], -created))[:limit]
+    def _newest(self, rows: np.ndarray, limit: int) -> list[Post]:
+        """The ``limit`` newest posts among ``rows``, newest first (ties: higher id first)."""
+        cols = self._cols
+        key = (cols["created_at"][rows] << 32) | (cols["post_id"][rows] & 0xFFFFFFFF)
+        if rows.size > limit:
+            top = np.argpartition(-key, limit - 1)[:limit]
+            rows, key = rows[top], key[top]
         posts = self._posts
-        return [posts[r] for r in chosen[order].tolist()]
+        return [posts[r] for r in rows[np.argsort(-key, kind="stable")].tolist()]
 
     def _reply_rule(self, rows: np.ndarray, following: np.ndarray) -> np.ndarray:
         """X's conversation rule for replies; non-replies always pass."""

@@ -483,7 +483,7 @@ class SlowSideEffect(SideEffect[ToyQuery, ToyItem]):
         self.done = threading.Event()
 
     async def run(self, query: ToyQuery, result: Any) -> None:
-        await anyio.sleep(0.3)
+        await anyio.sleep(0.5)
         self.done.set()
 
 
@@ -497,7 +497,7 @@ async def test_slow_side_effect_does_not_delay_the_response_and_aclose_drains_it
     pipeline = toy_pipeline(side_effects=[side_effect])
     start = time.perf_counter()
     result = await pipeline.execute(QUERY)
-    assert time.perf_counter() - start < 0.2
+    assert time.perf_counter() - start < 0.4
     assert len(result.selected) == 5
     assert not side_effect.done.is_set()
     await pipeline.aclose()

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from array import array
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 

@@ -1,0 +1,125 @@
+"""End-to-end For-You request benchmark: p50/p99 per stage and in total.
+
+A demo world scaled to 1,000,000 posts (20,000 authors, 3 days), a viewer following 500
+authors, ``recipes/for_you.yaml`` with Thunder (up to 1,200 posts) and Phoenix retrieval
+(300) -- about 1,500 candidates ranked per request. Goal (issue 6): p50 <= 60 ms, p99 <=
+120 ms on the 2-core CPU. Uses the committed demo checkpoints when present, otherwise
+untrained tiny models of the same code path (the script says which).
+
+    .venv/bin/python benchmarks/for_you_request.py            # full size
+    .venv/bin/python benchmarks/for_you_request.py --quick    # 100,000 posts, 20 requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from components.demo import load_models
+from components.models import ForYouQuery
+from components.phoenix import PhoenixRanking, PhoenixRetrieval
+from components.resources import AUTHORS, POSTS, RANKER, RETRIEVAL, THUNDER, USER_STORE
+from components.stores.post_catalog import PostCatalog
+from components.stores.user_store import UserStore
+from components.thunder.store import ThunderStore
+from components.world import author_directory, load_user_store, posts_from_world
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "for_you.yaml"
+COMPILE_DEADLINE_MS = 300_000
+
+
+def build(n_posts: int, n_authors: int, say) -> tuple[dict, int, float]:
+    from phoenix_models import CorpusIndex, build_corpus
+    from phoenix_models.data import DemoWorldConfig, generate_demo_world
+
+    started = time.perf_counter()
+    world = generate_demo_world(
+        DemoWorldConfig(
+            n_users=max(2_000, n_authors),
+            n_authors=n_authors,
+            n_posts=n_posts,
+            n_impressions=200_000,
+        )
+    )
+    say(f"world: {n_posts:,} posts in {time.perf_counter() - started:.0f} s")
+    posts = posts_from_world(world)
+    thunder = ThunderStore(clock=lambda: float(world.now))
+    for i in range(0, len(posts), 50_000):
+        thunder.insert(posts[i : i + 50_000])
+    tmp = Path(tempfile.mkdtemp())
+    users = UserStore(tmp / "users.sqlite")
+    load_user_store(users, world)
+    viewer = 1
+    rng = np.random.default_rng(0)
+    users.add_follows((viewer, int(a)) for a in rng.choice(n_authors, 500, replace=False) + 2)
+    ranker, retriever, checkpoint = load_models(say)
+    fresh = world.posts.created_at >= world.now - 172_800
+    corpus = build_corpus(
+        retriever, world.posts.post_id[fresh], world.posts.author_id[fresh], progress=False
+    )
+    say(f"corpus: {len(corpus):,} posts; Thunder: {len(thunder):,} posts in retention")
+    resources = {
+        USER_STORE: users,
+        THUNDER: thunder,
+        POSTS: PostCatalog(posts),
+        AUTHORS: author_directory(world),
+        RANKER: PhoenixRanking(ranker),
+        RETRIEVAL: PhoenixRetrieval(retriever, CorpusIndex.build(corpus)),
+    }
+    say(f"models: {'demo checkpoints' if checkpoint else 'UNTRAINED tiny stand-ins'}")
+    return resources, viewer, float(world.now)
+
+
+async def measure(resources: dict, viewer: int, now: float, warmup: int, runs: int) -> None:
+    from pipeline import load_recipe
+
+    pipeline = load_recipe(RECIPE, resources=resources)
+    stages: dict[str, list[float]] = {}
+    totals: list[float] = []
+    candidates: list[int] = []
+    degraded = 0
+    async with pipeline:
+        for i in range(warmup + runs):
+            # Warm-up requests compile the models for each candidate-count bucket: no deadline.
+            deadline = COMPILE_DEADLINE_MS if i < warmup else None
+            query = ForYouQuery(viewer, request_time=now)
+            result = await pipeline.execute(query, deadline_ms=deadline)
+            if i < warmup:
+                continue
+            degraded += bool(result.degradations)
+            totals.append(result.timings.total_ms)
+            candidates.append(len(result.retrieved))
+            for stage, ms in result.timings.stages.items():
+                stages.setdefault(stage, []).append(ms)
+    print(
+        f"{runs} requests, {statistics.mean(candidates):.0f} candidates each on average, "
+        f"{degraded} with a degradation"
+    )
+    print(f"{'stage':<28}{'p50 ms':>10}{'p99 ms':>10}")
+    for stage, values in stages.items():
+        print(f"{stage:<28}{np.percentile(values, 50):>10.2f}{np.percentile(values, 99):>10.2f}")
+    print(f"{'total':<28}{np.percentile(totals, 50):>10.2f}{np.percentile(totals, 99):>10.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k posts, 20 requests")
+    parser.add_argument("--runs", type=int, default=None)
+    args = parser.parse_args()
+    n_posts, n_authors = (100_000, 2_000) if args.quick else (1_000_000, 20_000)
+    runs = args.runs or (20 if args.quick else 200)
+    from pipeline.logging import configure_logging
+
+    configure_logging("warning")
+    resources, viewer, now = build(n_posts, n_authors, print)
+    asyncio.run(measure(resources, viewer, now, warmup=20, runs=runs))
+
+
+if __name__ == "__main__":
+    main()

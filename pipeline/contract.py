@@ -75,7 +75,17 @@ def check_output(
 def apply_output(
     component: Component, stage: str, candidates: Sequence[Any], value: Any
 ) -> Degradation | None:
-    """Write the declared fields of a checked output; report candidates that failed alone."""
+    """Write the declared fields of a checked output; report candidates that failed alone, or
+    why the output could not be written (e.g. a declared field the candidate type lacks)."""
+    try:
+        return _apply_output(component, stage, candidates, value)
+    except Exception as exc:
+        return _unwritable(component, stage, exc)
+
+
+def _apply_output(
+    component: Component, stage: str, candidates: Sequence[Any], value: Any
+) -> Degradation | None:
     if isinstance(value, Mapping):
         for field, column in value.items():
             for candidate, item in zip(candidates, column, strict=True):
@@ -106,14 +116,29 @@ def apply_output(
     )
 
 
-def apply_query_output(component: Component, query: Any, value: Any) -> None:
+def apply_query_output(
+    component: Component, query: Any, value: Any, stage: str = "query_hydrators"
+) -> Degradation | None:
     """Copy a query hydrator's declared fields onto the request's query."""
-    if isinstance(value, Mapping):
-        for field, field_value in value.items():
-            setattr(query, field, field_value)
-    elif value is not query:
-        for field in component.writes:
-            setattr(query, field, getattr(value, field))
+    try:
+        if isinstance(value, Mapping):
+            for field, field_value in value.items():
+                setattr(query, field, field_value)
+        elif value is not query:
+            for field in component.writes:
+                setattr(query, field, getattr(value, field))
+    except Exception as exc:
+        return _unwritable(component, stage, exc)
+    return None
+
+
+def _unwritable(component: Component, stage: str, exc: Exception) -> Degradation:
+    return Degradation(
+        component.name,
+        stage,
+        "exception",
+        f"could not write its declared fields: {type(exc).__name__}: {exc}",
+    )
 
 
 def check_query_output(

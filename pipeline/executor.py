@@ -212,7 +212,7 @@ class _Request(Generic[Q, C]):
             lambda h, value: check_query_output(h, stage, value, query_type),
         )
         for hydrator, outcome in outcomes:
-            apply_query_output(hydrator, self.query, outcome.value)
+            self._record(hydrator, apply_query_output(hydrator, self.query, outcome.value, stage))
         self._stage_done(stage, len(outcomes))
 
     async def fetch(self, sources: Sequence[Source]) -> list[C]:

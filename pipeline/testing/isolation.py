@@ -62,7 +62,7 @@ async def _run(component: Component, query: Any, candidates: list[Any], result: 
         _unchanged(component, "query", before, query)
         _raise(check_query_output(component, stage, value, query_type))
         hydrated = copy.copy(query)
-        apply_query_output(component, hydrated, value)
+        _raise(apply_query_output(component, hydrated, value, stage))
         return hydrated
     if isinstance(component, Source):
         value = await component.invoke(query)

@@ -256,6 +256,33 @@ async def test_query_hydrator_undeclared_write_leaves_the_query_unchanged() -> N
     assert (result.query.user_id, result.query.followed) == (5, None)
 
 
+class WritesAFieldToyItemLacks(Hydrator[ToyQuery, ToyItem]):
+    writes = {"tags", "bogus"}
+
+    def hydrate(self, query: ToyQuery, candidates: Sequence[ToyItem]) -> dict[str, list]:
+        return {"bogus": [1] * len(candidates)}
+
+
+class WritesAFieldToyQueryLacks(QueryHydrator[ToyQuery, ToyItem]):
+    writes = {"bogus"}
+
+    def hydrate(self, query: ToyQuery) -> dict[str, Any]:
+        return {"bogus": 1}
+
+
+@pytest.mark.parametrize(
+    ("component", "stage"),
+    [(WritesAFieldToyItemLacks(), "hydrators"), (WritesAFieldToyQueryLacks(), "query_hydrators")],
+)
+async def test_declared_write_the_type_cannot_hold_degrades_instead_of_failing_the_request(
+    baseline: list, component: Component, stage: str
+) -> None:
+    result = await toy_pipeline(**{stage: [component]}).execute(QUERY)
+    assert kinds(result) == [(component.name, stage, "exception")]
+    assert "bogus" in result.degradations[0].message
+    assert served(result) == baseline
+
+
 class ScoreIsId(Scorer[ToyQuery, ToyItem]):
     writes = {"score"}
 

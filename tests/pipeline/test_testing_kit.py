@@ -216,6 +216,17 @@ async def test_contract_violation_is_raised_with_its_kind(component: Component, 
     assert (caught.value.component, caught.value.kind) == (component.name, kind)
 
 
+async def test_writing_a_field_the_query_type_lacks_is_a_violation() -> None:
+    class Bogus(QueryHydrator[ToyQuery, ToyItem]):
+        writes = {"bogus"}
+
+        def hydrate(self, query: ToyQuery) -> dict[str, Any]:
+            return {"bogus": 1}
+
+    with pytest.raises(ContractViolation, match="bogus"):
+        await run_component(Bogus(), ToyQuery(1))
+
+
 async def test_query_hydrator_mutating_the_query_in_place_is_a_violation() -> None:
     with pytest.raises(ContractViolation, match="in place") as caught:
         await run_component(MutatesQuery(), ToyQuery(1))

@@ -7,6 +7,7 @@ degradation live in one place: a component that raises or overruns its time budg
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -69,10 +70,25 @@ async def guarded_call(
                 )
     except Exception as exc:
         degradation = Degradation(component.name, stage, "exception", _describe(exc))
+    except anyio.get_cancelled_exc_class() as exc:
+        if _cancelled_from_outside():
+            raise
+        # the component's own code was cancelled (e.g. it awaited a shared task that another
+        # request cancelled): that is its failure, not a cancellation of this request
+        degradation = Degradation(component.name, stage, "exception", _describe(exc))
     if degradation is None and check is not None:
         degradation = check(value)
     elapsed_ms = (time.perf_counter() - start) * 1000
     return Outcome(None if degradation else value, degradation, elapsed_ms)
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (by the caller or a timeout)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not asyncio: assume the cancellation is real
+        return True
+    return task is None or task.cancelling() > 0
 
 
 async def call_hook(component: Component, hook: str, *args: Any) -> None:

@@ -3,6 +3,7 @@ degradation is recorded as (component, stage, kind, message)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import time
@@ -489,6 +490,29 @@ async def test_cancelling_the_caller_cancels_every_component_task(count: int) ->
         group.cancel_scope.cancel()
     assert sorted(cancelled) == sorted(started) == [f"w{i}" for i in range(count)]
     assert returned == []
+
+
+class AwaitsACancelledTask(Source[ToyQuery, ToyItem]):
+    """Awaits a shared task that someone else cancels (say, a coalesced fetch)."""
+
+    async def get_candidates(self, query: ToyQuery) -> list[ToyItem]:
+        shared = asyncio.ensure_future(asyncio.sleep(10))
+        await asyncio.sleep(0)
+        shared.cancel()
+        await shared
+        return []
+
+
+@pytest.mark.parametrize("alone", [True, False])
+async def test_cancellation_inside_a_component_is_its_failure_not_the_requests(
+    make_fault: MakeFault, baseline: list, alone: bool
+) -> None:
+    others = [] if alone else [make_fault("source", "slow", name="other", delay_ms=5)]
+    pipeline = toy_pipeline(sources=[AwaitsACancelledTask(timeout_ms=1000), *others])
+    result = await pipeline.execute(QUERY)
+    assert kinds(result) == [("AwaitsACancelledTask", "sources", "exception")]
+    assert "CancelledError" in result.degradations[0].message
+    assert served(result) == baseline
 
 
 async def test_caller_timeout_cancels_a_component_that_has_no_timeout_of_its_own() -> None:

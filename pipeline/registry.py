@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
@@ -134,4 +135,9 @@ def _check_component_class(name: str, cls: type) -> None:
     if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)):
         raise ComponentDefinitionError(
             f"{cls.__name__}.Params must be a pydantic BaseModel subclass, got {cls.Params!r}"
+        )
+    if inspect.iscoroutinefunction(cls.enable):
+        # an un-awaited coroutine is truthy: the gate would always be open
+        raise ComponentDefinitionError(
+            f"{cls.__name__}.enable() must be a plain def returning a bool, not async def"
         )

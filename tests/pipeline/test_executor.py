@@ -20,6 +20,7 @@ from pipeline import (
     Source,
 )
 from pipeline.builtins import TopK
+from pipeline.examples import toy
 from pipeline.examples.toy import ToyItem, ToyQuery
 
 
@@ -473,3 +474,27 @@ async def test_hydrator_output_shapes_all_apply_the_declared_fields(shape: str) 
     result = await Pipeline("t", sources=[Items([1, 2])], hydrators=[Shaped()]).execute(ToyQuery(1))
     assert [c.popularity for c in result.selected] == [0.1, 0.2]
     assert result.degradations == []
+
+
+async def test_concurrent_requests_on_one_pipeline_are_independent() -> None:
+    pipeline = Pipeline(
+        "t",
+        query_hydrators=[toy.UserProfile()],
+        sources=[toy.Catalog(n=50), Items([1000], delay_s=0.01, name="slow")],
+        hydrators=[toy.Popularity()],
+        filters=[toy.MutedTopic()],
+        scorers=[toy.Affinity()],
+        selector=TopK(k=5),
+    )
+    users = list(range(20))
+    sequential = {u: ids((await pipeline.execute(ToyQuery(u))).selected) for u in users}
+    concurrent: dict[int, list[int]] = {}
+
+    async def one(user: int) -> None:
+        concurrent[user] = ids((await pipeline.execute(ToyQuery(user))).selected)
+
+    async with anyio.create_task_group() as group:
+        for user in users:
+            group.start_soon(one, user)
+    assert concurrent == sequential
+    assert len({tuple(v) for v in sequential.values()}) > 1  # users really differ

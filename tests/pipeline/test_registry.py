@@ -99,6 +99,18 @@ def test_registering_a_component_whose_params_is_not_a_pydantic_model_fails() ->
                 return []
 
 
+def test_registering_a_component_with_an_async_enable_fails() -> None:
+    with pytest.raises(ComponentDefinitionError, match="enable"):
+
+        @register("tests.registry.async_gate")
+        class AsyncGate(Source):
+            async def enable(self, query: Any) -> bool:  # type: ignore[override]
+                return False
+
+            def get_candidates(self, query: Any) -> list[Any]:
+                return []
+
+
 def test_registering_an_empty_name_fails() -> None:
     with pytest.raises(ComponentDefinitionError, match="non-empty string"):
 

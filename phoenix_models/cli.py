@@ -166,3 +166,9 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+
+
+# `train` and `eval` live in their own module (training and evaluation, issue 5).
+from phoenix_models.cli_train import register as _register_training  # noqa: E402
+
+_register_training(app)

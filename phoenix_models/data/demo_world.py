@@ -40,29 +40,10 @@ import math
 
 import numpy as np
 
+from phoenix_models.config import PUBLISHED_ACTIONS
 from phoenix_models.data.demo_text import TOPIC_VOCABULARY, generate_texts
 
-ACTIONS: tuple[str, ...] = (
-    "favorite",
-    "reply",
-    "repost",
-    "photo_expand",
-    "click",
-    "profile_click",
-    "video_quality_view",
-    "share",
-    "share_via_dm",
-    "share_via_copy_link",
-    "dwell",
-    "quote",
-    "quoted_click",
-    "follow_author",
-    "not_interested",
-    "block_author",
-    "mute_author",
-    "report",
-    "dwell_time",
-)
+ACTIONS: tuple[str, ...] = PUBLISHED_ACTIONS
 """The 19 Phoenix ranker outputs, in the published order; column ``k`` of every action array."""
 
 ACTION_INDEX: dict[str, int] = {name: k for k, name in enumerate(ACTIONS)}

@@ -1,0 +1,477 @@
+"""Training tasks: a data set + a model kind -> a :class:`~phoenix_models.train.TrainingTask`.
+
+* Demo world: impressions before ``now - 24 h`` train, ``[now - 24 h, now - 12 h)``
+  validates, the last 12 h are the test window (:func:`demo_windows`). The ranker learns
+  every logged action from feed-like requests of consecutive impressions; retrieval learns
+  the next positively engaged post.
+* MovieLens: the validation phase of the protocol trains and validates (its targets are
+  never trained on); the test phase is only used by :mod:`phoenix_models.evaluate`. The
+  ranker sees each user's rated movies in requests padded with sampled unrated movies
+  (labelled "no action"); retrieval learns the next positive.
+
+Model presets (:func:`demo_model_config`, :func:`movielens_model_config`) use right-anchored
+positions, so a candidate's score does not depend on its slot or on how many candidates are
+scored with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from phoenix_models.checkpoint import save_checkpoint
+from phoenix_models.config import EntityHash, PhoenixConfig
+from phoenix_models.data.demo_world import ACTION_INDEX, DemoWorld
+from phoenix_models.data.examples import (
+    Catalogue,
+    HashedLog,
+    RankerExamples,
+    impression_chunks,
+    ranker_batch,
+    retrieval_batch,
+    with_sampled_negatives,
+)
+from phoenix_models.data.interactions import (
+    POSITIVE_ACTIONS,
+    InteractionLog,
+    demo_world_log,
+    movielens_log,
+)
+from phoenix_models.data.movielens import ProtocolSplit
+from phoenix_models.eval_scoring import RankerScorer, RetrievalScorer
+from phoenix_models.hashing import hash_ids
+from phoenix_models.metrics import ranking_metrics, roc_auc, target_ranks
+from phoenix_models.ranker import ranker_network
+from phoenix_models.retrieval import retrieval_network
+from phoenix_models.train import (
+    RankerTrainBatch,
+    RetrievalTrainBatch,
+    TrainConfig,
+    TrainingTask,
+    ranker_loss_fn,
+    retrieval_loss_fn,
+)
+
+MOVIELENS_ACTIONS = ("click", "dwell", "favorite", "share", "not_interested")
+"""The only actions MovieLens ratings produce; the others are masked out of the loss."""
+DEMO_VALIDATION_REQUESTS = 1_500
+DEMO_VALIDATION_USERS = 600
+RANKER_VALIDATION_K = 100
+
+
+def demo_model_config(**overrides: Any) -> PhoenixConfig:
+    """A small model for the demo world: checkpoints of about 3 MB that train in minutes."""
+    base = PhoenixConfig(
+        emb_size=32,
+        num_layers=2,
+        num_q_heads=2,
+        num_kv_heads=2,
+        key_size=16,
+        history_seq_len=32,
+        candidate_seq_len=16,
+        dwell_hidden=16,
+        user_hash=EntityHash.default(0, 4_096),
+        item_hash=EntityHash.default(1, 16_384),
+        author_hash=EntityHash.default(2, 2_048),
+        position_mode="right_anchored",
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def movielens_model_config(**overrides: Any) -> PhoenixConfig:
+    """The model used on MovieLens (671 users, 9,066 movies, 901 genre-signature authors)."""
+    base = PhoenixConfig(
+        emb_size=64,
+        num_layers=2,
+        num_q_heads=2,
+        num_kv_heads=2,
+        key_size=32,
+        history_seq_len=64,
+        candidate_seq_len=32,
+        dwell_hidden=16,
+        user_hash=EntityHash.default(0, 2_048),
+        item_hash=EntityHash.default(1, 16_384),
+        author_hash=EntityHash.default(2, 2_048),
+        position_mode="right_anchored",
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+# ---- shared plumbing -------------------------------------------------------------------------
+
+
+def _epoch_batches(n: int, batch_size: int, seed: int) -> Callable[[int], np.ndarray]:
+    """``indices(step)``: a fresh permutation per epoch, a pure function of (seed, step)."""
+    if n < batch_size:
+        raise ValueError(f"only {n} training examples for a batch of {batch_size}")
+    per_epoch = n // batch_size
+
+    def indices(step: int) -> np.ndarray:
+        epoch, offset = divmod(step, per_epoch)
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        return order[offset * batch_size : (offset + 1) * batch_size]
+
+    return indices
+
+
+def _saver(kind: str, model_cfg: PhoenixConfig) -> Callable[[Any, Path], None]:
+    def save(params: Any, folder: Path) -> None:
+        save_checkpoint(folder, kind=kind, config=model_cfg, params=jax.device_get(params))
+
+    return save
+
+
+def _ranker_train_batch(hashed: HashedLog, examples: RankerExamples) -> RankerTrainBatch:
+    return RankerTrainBatch(
+        inputs=ranker_batch(hashed, examples),
+        labels=examples.labels.astype(np.float32),
+        dwell_s=examples.dwell_s,
+    )
+
+
+def _log_q(log: InteractionLog, rows: np.ndarray, enabled: bool) -> Callable[[np.ndarray], Any]:
+    """``log_q(batch_rows)``: log frequency of each row's post among the positives."""
+    if not enabled:
+        return lambda batch_rows: np.zeros(len(batch_rows), np.float32)
+    posts, counts = np.unique(log.post_id[rows], return_counts=True)
+    log_freq = np.log(counts / counts.sum()).astype(np.float32)
+    return lambda batch_rows: log_freq[np.searchsorted(posts, log.post_id[batch_rows])]
+
+
+def _weighted_bce(
+    labels: np.ndarray, probs: np.ndarray, valid: np.ndarray, weights: np.ndarray
+) -> float:
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    bce = -(labels * np.log(p) + (1 - labels) * np.log1p(-p))  # [M, C, A]
+    per_action = (bce * valid[..., None]).sum(axis=(0, 1)) / max(valid.sum(), 1)
+    return float((per_action * weights).sum() / weights.sum())
+
+
+# ---- demo world --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DemoWindows:
+    """Rows of the demo log in the train, validation and test windows."""
+
+    log: InteractionLog
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def demo_windows(world: DemoWorld) -> DemoWindows:
+    log = demo_world_log(world)
+    age = world.now - log.timestamp
+    return DemoWindows(
+        log=log,
+        train=np.flatnonzero(age > 24 * 3_600),
+        validation=np.flatnonzero((age <= 24 * 3_600) & (age > 12 * 3_600)),
+        test=np.flatnonzero(age <= 12 * 3_600),
+    )
+
+
+def demo_ranker_task(world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig) -> TrainingTask:
+    """The ranker on feed requests of ``candidate_seq_len`` consecutive impressions."""
+    windows = demo_windows(world)
+    hashed = HashedLog.build(windows.log, model_cfg)
+    slots = model_cfg.candidate_seq_len
+    train = impression_chunks(windows.log, windows.train, slots)
+    validation = impression_chunks(windows.log, windows.validation, slots)
+    validation = validation.take(np.arange(min(DEMO_VALIDATION_REQUESTS, len(validation[0]))))
+    net = ranker_network(model_cfg)
+    loss_fn = ranker_loss_fn(net, model_cfg, cfg, np.ones(model_cfg.num_actions))
+    indices = _epoch_batches(len(train.context_row), cfg.batch_size, cfg.seed)
+    scorer = RankerScorer(net)
+    weights = np.ones(model_cfg.num_actions) if cfg.action_weights is None else cfg.action_weights
+    val_inputs = ranker_batch(hashed, validation)
+    valid = validation.post_id != 0
+    favorite = ACTION_INDEX["favorite"]
+
+    def validate(params: Any) -> tuple[float, dict[str, float]]:
+        probs = scorer.probabilities(params, val_inputs.context, val_inputs.candidates)
+        loss = _weighted_bce(validation.labels, probs, valid, np.asarray(weights))
+        auc = roc_auc(validation.labels[valid][:, favorite], probs[valid][:, favorite])
+        return -loss, {"val_loss": loss, "val_favorite_auc": auc}
+
+    return TrainingTask(
+        kind="ranker",
+        model_config=model_cfg,
+        init_params=net.init,
+        loss_fn=loss_fn,
+        batch=lambda step: _ranker_train_batch(hashed, train.take(indices(step))),
+        validate=validate,
+        save_model=_saver("ranker", model_cfg),
+        description=f"demo world seed={world.config.seed}, {len(train.context_row)} requests",
+    )
+
+
+def demo_retrieval_targets(
+    windows: DemoWindows, rows: np.ndarray, max_users: int | None = None
+) -> np.ndarray:
+    """Each user's first positive row among ``rows`` (one target per user)."""
+    log = windows.log
+    positive = rows[log.positive(POSITIVE_ACTIONS)[rows]]
+    _, first = np.unique(log.user_id[positive], return_index=True)
+    targets = positive[first]
+    return targets if max_users is None else targets[:max_users]
+
+
+def demo_retrieval_task(
+    world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig
+) -> TrainingTask:
+    """Retrieval on (context, next positively engaged post) pairs, whole corpus validation."""
+    windows = demo_windows(world)
+    log = windows.log
+    hashed = HashedLog.build(log, model_cfg)
+    positives = windows.train[log.positive(POSITIVE_ACTIONS)[windows.train]]
+    net = retrieval_network(model_cfg)
+    indices = _epoch_batches(positives.size, cfg.batch_size, cfg.seed)
+    log_q = _log_q(log, positives, cfg.logq_correction)
+
+    def batch(step: int) -> RetrievalTrainBatch:
+        rows = positives[indices(step)]
+        return RetrievalTrainBatch(retrieval_batch(hashed, rows), log_q(rows))
+
+    corpus = CorpusHashes.demo(world, model_cfg)
+    targets = demo_retrieval_targets(windows, windows.validation, DEMO_VALIDATION_USERS)
+    context = hashed.context(targets)
+    target_index = world.post_index(log.post_id[targets])
+    excluded = seen_before(log, targets, world.post_index, world.config.n_posts)
+    scorer = RetrievalScorer(net)
+
+    def validate(params: Any) -> tuple[float, dict[str, float]]:
+        scores = scorer.users(params, context) @ corpus.embed(scorer, params).T
+        m = ranking_metrics(target_ranks(scores, target_index, excluded), ks=(10, 100))
+        return float(m["HR@100"].mean()), {k: float(v.mean()) for k, v in m.items()}
+
+    return TrainingTask(
+        kind="retrieval",
+        model_config=model_cfg,
+        init_params=net.init,
+        loss_fn=retrieval_loss_fn(net, cfg),
+        batch=batch,
+        validate=validate,
+        save_model=_saver("retrieval", model_cfg),
+        description=f"demo world seed={world.config.seed}, {positives.size} positives",
+    )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CorpusHashes:
+    """Hashed ids of every candidate post (the catalogue that retrieval ranks)."""
+
+    post_id: np.ndarray  # [I]
+    post_hashes: np.ndarray  # [I, Hi]
+    author_hashes: np.ndarray  # [I, Ha]
+
+    @classmethod
+    def build(cls, post_id: np.ndarray, author_id: np.ndarray, cfg: PhoenixConfig) -> CorpusHashes:
+        return cls(post_id, hash_ids(post_id, cfg.item_hash), hash_ids(author_id, cfg.author_hash))
+
+    @classmethod
+    def demo(cls, world: DemoWorld, cfg: PhoenixConfig) -> CorpusHashes:
+        return cls.build(world.posts.post_id, world.posts.author_id, cfg)
+
+    def embed(self, scorer: RetrievalScorer, params: Any) -> np.ndarray:
+        return scorer.items(params, self.post_hashes, self.author_hashes)
+
+
+def seen_before(
+    log: InteractionLog,
+    rows: np.ndarray,
+    index_of: Callable[[np.ndarray], np.ndarray],
+    n_items: int,
+) -> np.ndarray:
+    """``[R, I]`` bool: items the row's user interacted with before that row."""
+    mask = np.zeros((rows.size, n_items), bool)
+    for i, row in enumerate(rows):
+        first = np.searchsorted(log.user_id, log.user_id[row])
+        mask[i, index_of(log.post_id[first:row])] = True
+    return mask
+
+
+# ---- MovieLens ---------------------------------------------------------------------------------
+
+
+def movielens_action_mask(model_cfg: PhoenixConfig) -> np.ndarray:
+    mask = np.zeros(model_cfg.num_actions)
+    mask[[model_cfg.action_names.index(a) for a in MOVIELENS_ACTIONS]] = 1.0
+    return mask
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MovieLensPhase:
+    """A protocol phase prepared for one model config: its log, contexts and catalogue."""
+
+    split: ProtocolSplit
+    hashed: HashedLog
+    corpus: CorpusHashes
+    target_index: np.ndarray  # [E] catalogue index of each evaluated user's target
+    excluded: np.ndarray  # [E, I] movies rated before the target
+
+    @classmethod
+    def build(cls, split: ProtocolSplit, model_cfg: PhoenixConfig) -> MovieLensPhase:
+        data = split.data
+        return cls(
+            split=split,
+            hashed=HashedLog.build(movielens_log(data, split.train), model_cfg),
+            corpus=CorpusHashes.build(data.movie_ids, data.movie_author, model_cfg),
+            target_index=data.movie_index(split.target_movie),
+            excluded=split.excluded_mask(),
+        )
+
+    def contexts(self):
+        """Each evaluated user's context: every rating before the phase's target."""
+        return self.hashed.context_at_end(self.split.eval_users)
+
+    def popularity_scores(self) -> np.ndarray:
+        """``[E, I]`` positives per movie in this phase's training data, excluded at -inf."""
+        log = self.hashed.log
+        positive = log.positive(("favorite",))
+        counts = np.bincount(
+            self.split.data.movie_index(log.post_id[positive]),
+            minlength=self.split.data.movie_ids.size,
+        ).astype(np.float64)
+        return np.where(self.excluded, -np.inf, counts[None, :])
+
+    def retrieval_scores(self, scorer: RetrievalScorer, params: Any) -> np.ndarray:
+        """``[E, I]`` retrieval scores over the catalogue, excluded movies at -inf."""
+        scores = scorer.users(params, self.contexts()) @ self.corpus.embed(scorer, params).T
+        return np.where(self.excluded, -np.inf, scores)
+
+    def rerank(
+        self,
+        scorer: RankerScorer,
+        params: Any,
+        candidates: np.ndarray,  # [E, K] catalogue indices, best first
+        action: str = "favorite",
+    ) -> np.ndarray:
+        """``[E, K]`` ranker probabilities of ``action`` for each user's candidates."""
+        data = self.split.data
+        cfg = self.hashed.config
+        movie = data.movie_ids[candidates]
+        cands = ranker_candidates(cfg, movie, data.movie_author[candidates])
+        probs = scorer.probabilities(params, self.contexts(), cands)
+        return probs[..., cfg.action_names.index(action)]
+
+
+def ranker_candidates(cfg: PhoenixConfig, post_id: np.ndarray, author_id: np.ndarray):
+    from phoenix_models.batch import CandidateBatch
+
+    return CandidateBatch(
+        post_hashes=hash_ids(post_id, cfg.item_hash),
+        author_hashes=hash_ids(author_id, cfg.author_hash),
+        product_surface=np.zeros(post_id.shape, np.int32),
+        post_age=np.zeros(post_id.shape, np.int32),
+    )
+
+
+def rank_within_candidates(
+    candidates: np.ndarray, order_scores: np.ndarray, target_index: np.ndarray
+) -> np.ndarray:
+    """Rank of each target after re-ordering its candidate list by ``order_scores``.
+
+    A target missing from the list gets rank ``K`` (a miss at every cut-off up to K).
+    """
+    k = candidates.shape[1]
+    order = np.argsort(-order_scores, axis=1, kind="stable")
+    reordered = np.take_along_axis(candidates, order, axis=1)
+    hit = reordered == target_index[:, None]
+    return np.where(hit.any(axis=1), hit.argmax(axis=1), k)
+
+
+def movielens_retrieval_task(
+    phase: MovieLensPhase, cfg: TrainConfig, positive: str = "favorite"
+) -> TrainingTask:
+    """Retrieval on (context, next positive movie); validation = the phase's NDCG@10."""
+    model_cfg = phase.hashed.config
+    log = phase.hashed.log
+    positives = np.flatnonzero(log.positive((positive,)))
+    net = retrieval_network(model_cfg)
+    indices = _epoch_batches(positives.size, cfg.batch_size, cfg.seed)
+    log_q = _log_q(log, positives, cfg.logq_correction)
+    scorer = RetrievalScorer(net)
+
+    def batch(step: int) -> RetrievalTrainBatch:
+        rows = positives[indices(step)]
+        return RetrievalTrainBatch(retrieval_batch(phase.hashed, rows), log_q(rows))
+
+    def validate(params: Any) -> tuple[float, dict[str, float]]:
+        scores = phase.retrieval_scores(scorer, params)
+        ranks = target_ranks(scores, phase.target_index, phase.excluded)
+        m = ranking_metrics(ranks, ks=(10, 100))
+        return float(m["NDCG@10"].mean()), {k: float(v.mean()) for k, v in m.items()}
+
+    return TrainingTask(
+        kind="retrieval",
+        model_config=model_cfg,
+        init_params=net.init,
+        loss_fn=retrieval_loss_fn(net, cfg),
+        batch=batch,
+        validate=validate,
+        save_model=_saver("retrieval", model_cfg),
+        description=f"movielens {phase.split.phase} phase, {positives.size} positives",
+    )
+
+
+def movielens_ranker_task(
+    phase: MovieLensPhase,
+    cfg: TrainConfig,
+    validation_candidates: np.ndarray | None,
+    rated_per_request: int = 8,
+) -> TrainingTask:
+    """The ranker on requests of rated movies padded with sampled unrated ones.
+
+    Each request holds ``rated_per_request`` consecutive ratings of a user (labelled by the
+    rating -> action mapping) and ``candidate_seq_len - rated_per_request`` movies drawn
+    by popularity ** 0.75 that the user never rated, labelled "no action". With
+    ``validation_candidates`` ([E, K] catalogue indices, e.g. retrieval's top K), the
+    validation score is NDCG@10 after re-ranking them by P(favorite); without, it is the
+    validation loss.
+    """
+    model_cfg = phase.hashed.config
+    negatives = model_cfg.candidate_seq_len - rated_per_request
+    if negatives < 1:
+        raise ValueError(
+            f"rated_per_request ({rated_per_request}) must leave room for sampled negatives "
+            f"in candidate_seq_len ({model_cfg.candidate_seq_len})"
+        )
+    log = phase.hashed.log
+    data = phase.split.data
+    chunks = impression_chunks(log, np.arange(len(log)), rated_per_request)
+    counts = np.bincount(data.movie_index(log.post_id), minlength=data.movie_ids.size)
+    catalogue = Catalogue(data.movie_ids, data.movie_author, counts.astype(np.float64) ** 0.75)
+    net = ranker_network(model_cfg)
+    indices = _epoch_batches(len(chunks.context_row), cfg.batch_size, cfg.seed)
+    loss_fn = ranker_loss_fn(net, model_cfg, cfg, movielens_action_mask(model_cfg))
+    scorer = RankerScorer(net)
+
+    def batch(step: int) -> RankerTrainBatch:
+        rng = np.random.default_rng([cfg.seed, step, 1])
+        examples = with_sampled_negatives(
+            chunks.take(indices(step)), log, catalogue, negatives, rng
+        )
+        return _ranker_train_batch(phase.hashed, examples)
+
+    def validate(params: Any) -> tuple[float, dict[str, float]]:
+        probs = phase.rerank(scorer, params, validation_candidates)
+        ranks = rank_within_candidates(validation_candidates, probs, phase.target_index)
+        m = ranking_metrics(ranks, ks=(10,))
+        return float(m["NDCG@10"].mean()), {k: float(v.mean()) for k, v in m.items()}
+
+    return TrainingTask(
+        kind="ranker",
+        model_config=model_cfg,
+        init_params=net.init,
+        loss_fn=loss_fn,
+        batch=batch,
+        validate=None if validation_candidates is None else validate,
+        save_model=_saver("ranker", model_cfg),
+        description=f"movielens {phase.split.phase} phase, {len(chunks.context_row)} requests",
+    )

@@ -8,7 +8,8 @@ Two output shapes are accepted, because they suit different components:
 * **rows** — a list with one entry per candidate: the candidate itself (its declared fields
   are copied), a ``dict`` of field -> value, or an ``Exception`` instance when only that
   candidate failed;
-* **columns** — a ``dict`` of field -> list of values, one per candidate. Vectorised scorers
+* **columns** — a ``dict`` of field -> list (or 1-D NumPy/JAX array), one value per
+  candidate. Vectorised scorers
   produce this naturally, and it is the cheapest shape to check and apply.
 
 Checks run before anything is written, so a malformed output changes nothing.
@@ -38,8 +39,11 @@ def check_output(
         if extra:
             return _undeclared(component, stage, extra)
         for field, column in value.items():
-            if not isinstance(column, Sequence) or isinstance(column, str | bytes):
-                return wrong_type(component, stage, f"column {field!r} must be a list", column)
+            array_like = hasattr(column, "tolist") and hasattr(column, "__len__")  # NumPy, JAX
+            if not (isinstance(column, Sequence) or array_like) or isinstance(column, str | bytes):
+                return wrong_type(
+                    component, stage, f"column {field!r} must be a list or an array", column
+                )
             if len(column) != expected_length:
                 return _wrong_length(component, stage, len(column), expected_length, field)
         return None
@@ -88,6 +92,8 @@ def _apply_output(
 ) -> Degradation | None:
     if isinstance(value, Mapping):
         for field, column in value.items():
+            if hasattr(column, "tolist"):  # arrays: store plain Python numbers
+                column = column.tolist()
             for candidate, item in zip(candidates, column, strict=True):
                 setattr(candidate, field, item)
         return None

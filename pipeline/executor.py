@@ -74,6 +74,7 @@ class Pipeline(Generic[Q, C]):
         self.candidate_type = _common_type(c.candidate_type for c in self.components())
         self.score_fields = tuple(f for s in self.scorers for f in sorted(s.writes))
         self._warm = False
+        self.broken: dict[str, str] = {}
         self._warm_lock = anyio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -130,7 +131,17 @@ class Pipeline(Generic[Q, C]):
             if self._warm:
                 return
             for component in self.components():
-                await call_hook(component, "warm_up", self.resources)
+                try:
+                    await call_hook(component, "warm_up", self.resources)
+                except Exception as exc:
+                    # Degrade, don't crash: the component is skipped on every request (and
+                    # reported each time) until the pipeline is rebuilt.
+                    if component.required:
+                        raise RequiredComponentFailed(
+                            component.name, component.stage, "warm_up", repr(exc)
+                        ) from exc
+                    self.broken[component.name] = f"warm_up failed: {type(exc).__name__}: {exc}"
+                    log.error("warm_up_failed", component=component.name, error=repr(exc))
             self._warm = True
 
     async def aclose(self) -> None:
@@ -381,6 +392,10 @@ class _Request(Generic[Q, C]):
     ) -> Outcome:
         timeout = component.timeout_ms / 1000 if component.timeout_ms else math.inf
         remaining = self.deadline - time.perf_counter()
+        if stage.endswith("filters") and not (component.is_async or component.run_in_thread):
+            # A sync filter cannot be interrupted and is cheap; skipping it at the deadline
+            # would serve unfiltered candidates (blocked authors, muted words).
+            remaining = math.inf
         outcome = await guarded_call(component, stage, args, min(timeout, remaining), check)
         if remaining < timeout and outcome.degradation and outcome.degradation.kind == "timeout":
             # the request deadline, not the component's own timeout, cut it off
@@ -417,7 +432,14 @@ class _Request(Generic[Q, C]):
         """Split components into those that run for this query and those that do not."""
         enabled: list[Component] = []
         disabled: list[Component] = []
+        broken = self.pipeline.broken
         for component in components:
+            if component.name in broken:
+                self._record(
+                    component,
+                    Degradation(component.name, stage, "exception", broken[component.name]),
+                )
+                continue
             try:
                 on = component.enabled and component.enable(self.query)
             except Exception as exc:

@@ -16,6 +16,17 @@ import structlog
 LogFormat = Literal["console", "json"]
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is *now*, so a test runner or a later program that
+    swaps it never leaves feedmixer writing to a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     level: str | int = "info", fmt: LogFormat = "console", stream: object = None
 ) -> None:
@@ -40,6 +51,6 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),
         cache_logger_on_first_use=False,
     )

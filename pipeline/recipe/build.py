@@ -48,9 +48,17 @@ def validate_spec(layered: Layered) -> tuple[RecipeSpec, dict[str, list[IndexedE
                 )
                 continue
             try:
-                entries[stage].append((path, ComponentEntry.model_validate(item)))
+                entry = ComponentEntry.model_validate(item)
             except ValidationError as exc:
                 _record_validation_errors(layered, path, exc, ComponentEntry)
+                continue
+            if stage == "side_effects" and entry.required:
+                layered.issue(
+                    (*path, "required"),
+                    "a side effect runs after the response and cannot fail it; remove `required`",
+                )
+                continue
+            entries[stage].append((path, entry))
     return spec, entries
 
 

@@ -417,8 +417,73 @@ async def test_components_after_the_deadline_are_skipped_as_deadline(
     result = await toy_pipeline(hydrators=[hung], deadline_ms=50).execute(QUERY)
     assert ("hung", "hydrators", "deadline") in kinds(result)
     later = {d.component for d in result.degradations if d.kind == "deadline"}
-    assert {"example.muted_topic", "example.max_age", "example.affinity", "top_k"} <= later
+    assert {"example.affinity", "top_k"} <= later
     assert len(result.selected) == 5  # still an answer, truncated to result_size
+
+
+async def test_sync_filters_still_run_after_the_deadline(make_fault: MakeFault) -> None:
+    # Skipping a filter at the deadline would serve what it exists to remove.
+    hung = make_fault("hydrator", "hang", name="hung")
+    result = await toy_pipeline(hydrators=[hung], deadline_ms=50).execute(QUERY)
+    skipped = {d.component for d in result.degradations}
+    assert not {"example.muted_topic", "example.max_age"} & skipped
+    muted = result.query.muted_topics
+    assert muted and all(c.topic not in muted for c in result.selected)
+    assert {r.filter for r in result.removed} >= {"example.muted_topic"}
+
+
+async def test_async_filter_after_the_deadline_is_skipped_as_deadline(
+    make_fault: MakeFault,
+) -> None:
+    hung = make_fault("hydrator", "hang", name="hung")
+    slow_filter = make_fault("filter", "slow", name="async_filter", delay_ms=0)
+    pipeline = toy_pipeline(hydrators=[hung], filters=[slow_filter], deadline_ms=50)
+    result = await pipeline.execute(QUERY)
+    assert ("async_filter", "filters", "deadline") in kinds(result)
+
+
+async def test_component_whose_warm_up_fails_is_skipped_on_every_request() -> None:
+    class BrokenSetup(Filter[ToyQuery, ToyItem]):
+        def warm_up(self, resources: object) -> None:
+            raise ConnectionError("store unreachable")
+
+        def filter(self, query: ToyQuery, candidates: list[ToyItem]) -> FilterResult[ToyItem]:
+            return FilterResult([])
+
+    pipeline = toy_pipeline(filters=[BrokenSetup(name="broken")])
+    for _ in range(2):
+        result = await pipeline.execute(QUERY)
+        assert result.selected  # the broken filter (which would drop everything) is skipped
+        (degradation,) = [d for d in result.degradations if d.component == "broken"]
+        assert degradation.kind == "exception"
+        assert "warm_up failed: ConnectionError: store unreachable" in degradation.message
+
+
+async def test_required_component_whose_warm_up_fails_fails_the_request() -> None:
+    class BrokenSetup(Filter[ToyQuery, ToyItem]):
+        def warm_up(self, resources: object) -> None:
+            raise ConnectionError("store unreachable")
+
+        def filter(self, query: ToyQuery, candidates: list[ToyItem]) -> FilterResult[ToyItem]:
+            return FilterResult(list(candidates))
+
+    pipeline = toy_pipeline(filters=[BrokenSetup(name="broken", required=True)])
+    with pytest.raises(RequiredComponentFailed, match="broken"):
+        await pipeline.execute(QUERY)
+
+
+async def test_numpy_array_columns_are_applied_as_plain_numbers() -> None:
+    import numpy as np
+
+    class ArrayScorer(Scorer[ToyQuery, ToyItem]):
+        writes = {"score"}
+
+        def score(self, query: ToyQuery, candidates: list[ToyItem]) -> dict[str, object]:
+            return {"score": np.arange(len(candidates), dtype=np.float32)}
+
+    result = await toy_pipeline(scorers=[ArrayScorer(name="array")]).execute(QUERY)
+    assert not result.degradations
+    assert all(type(c.score) is float for c in result.selected)
 
 
 async def test_required_component_after_the_deadline_raises_deadline_exceeded(

@@ -105,13 +105,13 @@ def components(
         found = registered()
     rows = [
         {
-            "name": name,
+            "name": cls.registered_name,
             "stage": cls.stage,
             "class": f"{cls.__module__}.{cls.__qualname__}",
             "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
             "params": cls.Params.model_json_schema().get("properties", {}),
         }
-        for name, cls in found.items()
+        for cls in sorted(found.values(), key=lambda c: (c.stage, c.registered_name or ""))
     ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

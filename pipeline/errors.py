@@ -60,12 +60,21 @@ class ComponentDefinitionError(FeedmixerError, TypeError):
 
 
 class UnknownComponentError(FeedmixerError, KeyError):
-    """No component is registered under the requested name."""
+    """No component is registered under the requested name (or the name is ambiguous)."""
 
-    def __init__(self, name: str, known: list[str], suggestion: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        known: list[str],
+        suggestion: str | None = None,
+        message: str | None = None,
+    ) -> None:
         self.name = name
-        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
-        message = f"no component registered as {name!r}.{hint} Expected one of: {', '.join(known)}"
+        if message is None:
+            hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+            message = (
+                f"no component registered as {name!r}.{hint} Expected one of: {', '.join(known)}"
+            )
         super().__init__(message)
 
     def __str__(self) -> str:

@@ -4,6 +4,10 @@ A recipe names components by their registered name, never by import path, so loa
 recipe can only instantiate classes that were registered by code the user chose to run:
 feedmixer's built-ins, installed packages that declare the ``feedmixer.components``
 entry-point group, or modules the user allow-lists explicitly (``plugins=`` / ``--plugin``).
+
+Names are unique *per stage*: a recipe entry's stage list says which kind of component it
+wants, so a source and a scorer may share a name (the For-You feed has both a ``phoenix``
+source and a ``phoenix`` scorer).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pipeline.errors import ComponentDefinitionError, FeedmixerError, UnknownCom
 ENTRY_POINT_GROUP = "feedmixer.components"
 _BUILTIN_MODULES = ("pipeline.builtins", "pipeline.testing.faults", "pipeline.examples.toy")
 
-_registry: dict[str, type[Component]] = {}
+_registry: dict[str, dict[str, type[Component]]] = {}  # stage -> name -> class
 _discovered = False
 
 
@@ -44,32 +48,62 @@ def register(name: str) -> Callable[[type[Component]], type[Component]]:
 
     def decorator(cls: type[Component]) -> type[Component]:
         _check_component_class(name, cls)
-        existing = _registry.get(name)
+        by_name = _registry.setdefault(cls.stage, {})
+        existing = by_name.get(name)
         if existing is not None and _qualname(existing) != _qualname(cls):
             raise ComponentDefinitionError(
-                f"cannot register {_qualname(cls)} as {name!r}: "
+                f"cannot register {_qualname(cls)} as {cls.stage} {name!r}: "
                 f"that name is already taken by {_qualname(existing)}"
             )
         cls.registered_name = name
-        _registry[name] = cls
+        by_name[name] = cls
         return cls
 
     return decorator
 
 
-def get_component(name: str) -> type[Component]:
-    """The class registered as ``name``; raises :class:`UnknownComponentError` with a suggestion."""
+def get_component(name: str, stage: str | None = None) -> type[Component]:
+    """The class registered as ``name`` (in ``stage``, e.g. ``"scorer"``, when given).
+
+    Raises:
+        UnknownComponentError: nothing is registered under that name (with a suggestion), or
+            the name is registered in several stages and ``stage`` does not say which.
+    """
     discover()
-    try:
-        return _registry[name]
-    except KeyError:
-        raise UnknownComponentError(name, sorted(_registry), suggest(name, _registry)) from None
+    if stage is not None:
+        by_name = _registry.get(stage, {})
+        if name in by_name:
+            return by_name[name]
+        raise UnknownComponentError(name, sorted(by_name), suggest(name, by_name))
+    found = [by_name[name] for by_name in _registry.values() if name in by_name]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        stages = ", ".join(sorted(cls.stage for cls in found))
+        raise UnknownComponentError(name, [], None, f"{name!r} names a {stages}; pass stage=")
+    names = sorted({n for by_name in _registry.values() for n in by_name})
+    raise UnknownComponentError(name, names, suggest(name, names))
 
 
-def registered() -> dict[str, type[Component]]:
-    """A snapshot of every registered component, by name."""
+def registered(stage: str | None = None) -> dict[str, type[Component]]:
+    """A snapshot of the registered components of ``stage``, by name.
+
+    Without ``stage``, every component keyed by ``"name"``, or ``"stage:name"`` where a name
+    is used by more than one stage.
+    """
     discover()
-    return dict(sorted(_registry.items()))
+    if stage is not None:
+        return dict(sorted(_registry.get(stage, {}).items()))
+    counts: dict[str, int] = {}
+    for by_name in _registry.values():
+        for name in by_name:
+            counts[name] = counts.get(name, 0) + 1
+    flat = {
+        (name if counts[name] == 1 else f"{stage_name}:{name}"): cls
+        for stage_name, by_name in _registry.items()
+        for name, cls in by_name.items()
+    }
+    return dict(sorted(flat.items()))
 
 
 def load_plugins(modules: Iterable[str]) -> None:

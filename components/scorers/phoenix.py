@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import components.sources.phoenix  # noqa: F401  (the source claims the name "phoenix" first)
 from components.models import ForYouQuery, PostCandidate
-from components.registration import register_in_stage
 from components.resources import RANKER, require
-from pipeline import Scorer
+from pipeline import Scorer, register
 
 
-@register_in_stage("phoenix", fallback="phoenix_scorer")
+@register("phoenix")
 class PhoenixScorer(Scorer[ForYouQuery, PostCandidate]):
     """Scores every candidate with the ranker's fast path (the viewer's context computed
     once) and writes the 19 probabilities, in :data:`~components.models.ACTIONS` order, to

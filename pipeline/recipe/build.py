@@ -89,22 +89,22 @@ def _build_one(
     layered: Layered, path: tuple[Any, ...], entry: ComponentEntry, base: type[Component]
 ) -> Component | None:
     try:
-        cls = get_component(entry.use)
+        cls = get_component(entry.use, base.stage)
     except UnknownComponentError:
-        same_stage = [n for n, c in registered().items() if issubclass(c, base)]
+        same_stage = list(registered(base.stage))
+        elsewhere = [c for c in registered().values() if c.registered_name == entry.use]
+        if elsewhere:
+            layered.issue(
+                (*path, "use"),
+                f"{entry.use!r} is a {elsewhere[0].stage}, but this list takes "
+                f"{base.__name__}s ({', '.join(same_stage)})",
+            )
+            return None
         layered.issue(
             (*path, "use"),
             f"no component registered as {entry.use!r}; expected one of the "
             f"{base.__name__}s: {', '.join(same_stage)}",
-            suggest(entry.use, same_stage) or suggest(entry.use, registered()),
-        )
-        return None
-    if not issubclass(cls, base):
-        same_stage = [n for n, c in registered().items() if issubclass(c, base)]
-        layered.issue(
-            (*path, "use"),
-            f"{entry.use!r} is a {cls.stage}, but this list takes {base.__name__}s "
-            f"({', '.join(same_stage)})",
+            suggest(entry.use, same_stage),
         )
         return None
     try:

@@ -16,7 +16,7 @@ def make_fault() -> Callable[..., Component]:
     """Build a fault-injection component: ``make_fault("filter", "hang", timeout_ms=20)``."""
 
     def build(stage: str, mode: str, *, delay_ms: float = 10.0, **options: Any) -> Component:
-        cls = get_component(f"fault.{stage}")
+        cls = get_component(f"fault.{stage}", stage)
         return cls(mode=mode, delay_ms=delay_ms, **options)
 
     return build

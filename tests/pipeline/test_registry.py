@@ -174,3 +174,27 @@ def test_params_are_validated_when_a_component_is_built_in_python() -> None:
         Typed(m=1)
     with pytest.raises(TypeError, match="expects params of type Params"):
         Typed(object())
+
+
+def test_one_name_can_be_used_by_different_stages() -> None:
+    @register("tests.registry.shared")
+    class SharedSource(Source):
+        def get_candidates(self, query: Any) -> list[Any]:
+            return []
+
+    @register("tests.registry.shared")
+    class SharedScorer(Scorer):
+        def score(self, query: Any, candidates: Sequence[Any]) -> list[Any]:
+            return [{} for _ in candidates]
+
+    assert get_component("tests.registry.shared", "source") is SharedSource
+    assert get_component("tests.registry.shared", "scorer") is SharedScorer
+    assert registered("scorer")["tests.registry.shared"] is SharedScorer
+    assert registered()["scorer:tests.registry.shared"] is SharedScorer
+    with pytest.raises(UnknownComponentError, match="names a scorer, source; pass stage="):
+        get_component("tests.registry.shared")
+
+
+def test_unknown_name_in_a_stage_suggests_that_stages_names() -> None:
+    with pytest.raises(UnknownComponentError, match="Did you mean 'fault.filter'"):
+        get_component("fault.filtr", "filter")

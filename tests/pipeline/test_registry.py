@@ -196,5 +196,5 @@ def test_one_name_can_be_used_by_different_stages() -> None:
 
 
 def test_unknown_name_in_a_stage_suggests_that_stages_names() -> None:
-    with pytest.raises(UnknownComponentError, match="Did you mean 'fault.filter'"):
+    with pytest.raises(UnknownComponentError, match=r"Did you mean 'fault\.filter'"):
         get_component("fault.filtr", "filter")

@@ -186,9 +186,10 @@ def bucket_size(n: int, minimum: int = 8) -> int:
 
     Jitted functions compile once per bucket, so a new candidate count rarely recompiles.
     """
-    size = minimum
+    size = max(minimum, 1)
     while size < n:
-        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+        power_of_two = size & (size - 1) == 0
+        size = max(size + size // 2, 2) if power_of_two else size * 4 // 3
     return size
 
 

@@ -186,8 +186,13 @@ class RankerNetwork(NamedTuple):
     score_candidates: Callable[[hk.Params, RankerContext, CandidateBatch, jax.Array], RankerOutput]
 
 
+@functools.cache
 def ranker_network(cfg: PhoenixConfig) -> RankerNetwork:
-    """The ranker as pure functions; parameter names are those of X's checkpoints."""
+    """The ranker as pure functions; parameter names are those of X's checkpoints.
+
+    Cached per config: the same function objects come back, so every ``jax.jit`` of
+    them shares one compilation.
+    """
     weights = hk.without_apply_rng(hk.transform(lambda: ranker_weights(cfg)))
     return RankerNetwork(
         init=weights.init,

@@ -143,8 +143,12 @@ class RetrievalNetwork(NamedTuple):
     candidate_embeddings: Callable[[hk.Params, jax.Array, jax.Array], jax.Array]
 
 
+@functools.cache
 def retrieval_network(cfg: PhoenixConfig) -> RetrievalNetwork:
-    """The two towers as pure functions; parameter names are those of X's checkpoints."""
+    """The two towers as pure functions; parameter names are those of X's checkpoints.
+
+    Cached per config, so every ``jax.jit`` of them shares one compilation.
+    """
     weights = hk.without_apply_rng(hk.transform(lambda: retrieval_weights(cfg)))
     return RetrievalNetwork(
         init=weights.init,

@@ -280,6 +280,8 @@ class TrainingTask:
             trains to ``max_steps`` and keeps the last weights.
         save_model: ``save(params, folder)`` writes a checkpoint in our format.
         description: a one-line summary recorded with the checkpoint.
+        examples_per_row: training examples in one batch row (a ranker request holds
+            ``candidate_seq_len`` candidates), for the examples/s figure.
     """
 
     kind: ModelKind
@@ -290,6 +292,7 @@ class TrainingTask:
     validate: Callable[[Any], tuple[float, dict[str, float]]] | None
     save_model: Callable[[Any, Path], None]
     description: str = ""
+    examples_per_row: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,7 +373,7 @@ def fit(
         task.save_model(state.params, out_dir)
         meta["best_step"] = int(state.step)
     best_params = _best_params(out_dir, state.params)
-    examples = steps_run * cfg.batch_size
+    examples = steps_run * cfg.batch_size * task.examples_per_row
     return FitResult(
         params=best_params,
         steps=int(state.step),

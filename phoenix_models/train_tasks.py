@@ -32,6 +32,8 @@ from phoenix_models.data.examples import (
     HashedLog,
     RankerExamples,
     impression_chunks,
+    pool_picks,
+    popularity_picks,
     ranker_batch,
     retrieval_batch,
     with_sampled_negatives,
@@ -208,6 +210,7 @@ def demo_ranker_task(world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfi
         validate=validate,
         save_model=_saver("ranker", model_cfg),
         description=f"demo world seed={world.config.seed}, {len(train.context_row)} requests",
+        examples_per_row=slots,
     )
 
 
@@ -420,20 +423,43 @@ def movielens_retrieval_task(
     )
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class NegativePool:
+    """Per-user lists of hard negatives: catalogue indices of retrieval's top P."""
+
+    user_id: np.ndarray  # [U] ascending
+    items: np.ndarray  # [U, P] catalogue indices
+
+    @classmethod
+    def from_retrieval(
+        cls, phase: MovieLensPhase, scorer: RetrievalScorer, params: Any, size: int
+    ) -> NegativePool:
+        """Top ``size`` unrated movies of every user, from their latest context."""
+        log = phase.hashed.log
+        users = np.unique(log.user_id)
+        corpus = phase.corpus.embed(scorer, params)
+        scores = scorer.users(params, phase.hashed.context_at_end(users)) @ corpus.T
+        rows = np.searchsorted(users, log.user_id)
+        scores[rows, phase.split.data.movie_index(log.post_id)] = -np.inf
+        top = np.argpartition(-scores, size - 1, axis=1)[:, :size]
+        return cls(users, top)
+
+
 def movielens_ranker_task(
     phase: MovieLensPhase,
     cfg: TrainConfig,
     validation_candidates: np.ndarray | None,
     rated_per_request: int = 8,
+    pool: NegativePool | None = None,
 ) -> TrainingTask:
     """The ranker on requests of rated movies padded with sampled unrated ones.
 
     Each request holds ``rated_per_request`` consecutive ratings of a user (labelled by the
-    rating -> action mapping) and ``candidate_seq_len - rated_per_request`` movies drawn
-    by popularity ** 0.75 that the user never rated, labelled "no action". With
-    ``validation_candidates`` ([E, K] catalogue indices, e.g. retrieval's top K), the
-    validation score is NDCG@10 after re-ranking them by P(favorite); without, it is the
-    validation loss.
+    rating -> action mapping) and ``candidate_seq_len - rated_per_request`` movies the user
+    never rated, labelled "no action": drawn by popularity ** 0.75, or, with a ``pool``,
+    half of them from the user's hard negatives (what re-ranking will be asked to order).
+    With ``validation_candidates`` ([E, K] catalogue indices, e.g. retrieval's top K), the
+    validation score is NDCG@10 after re-ranking them by P(favorite).
     """
     model_cfg = phase.hashed.config
     negatives = model_cfg.candidate_seq_len - rated_per_request
@@ -452,11 +478,17 @@ def movielens_ranker_task(
     loss_fn = ranker_loss_fn(net, model_cfg, cfg, movielens_action_mask(model_cfg))
     scorer = RankerScorer(net)
 
+    hard = negatives // 2 if pool is not None else 0
+
     def batch(step: int) -> RankerTrainBatch:
         rng = np.random.default_rng([cfg.seed, step, 1])
-        examples = with_sampled_negatives(
-            chunks.take(indices(step)), log, catalogue, negatives, rng
-        )
+        requests = chunks.take(indices(step))
+        m = requests.context_row.size
+        pick = popularity_picks(catalogue, m, negatives - hard, rng)
+        if pool is not None:
+            pool_row = np.searchsorted(pool.user_id, log.user_id[requests.context_row])
+            pick = np.concatenate([pool_picks(pool.items, pool_row, hard, rng), pick], axis=1)
+        examples = with_sampled_negatives(requests, log, catalogue, pick)
         return _ranker_train_batch(phase.hashed, examples)
 
     def validate(params: Any) -> tuple[float, dict[str, float]]:
@@ -474,4 +506,5 @@ def movielens_ranker_task(
         validate=None if validation_candidates is None else validate,
         save_model=_saver("ranker", model_cfg),
         description=f"movielens {phase.split.phase} phase, {len(chunks.context_row)} requests",
+        examples_per_row=model_cfg.candidate_seq_len,
     )

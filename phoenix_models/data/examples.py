@@ -159,21 +159,35 @@ class Catalogue:
     weight: np.ndarray  # [I] float64, need not be normalised
 
 
-def with_sampled_negatives(
-    examples: RankerExamples,
-    log: InteractionLog,
-    catalogue: Catalogue,
-    num_negatives: int,
-    rng: np.random.Generator,
-) -> RankerExamples:
-    """Appends ``num_negatives`` slots of catalogue posts the user never interacted with.
-
-    Sampled posts that the user did interact with (anywhere in ``log``) are dropped to
-    padding rather than taught as negatives.
-    """
-    m = examples.context_row.size
+def popularity_picks(
+    catalogue: Catalogue, requests: int, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``[requests, count]`` catalogue indices drawn in proportion to ``catalogue.weight``."""
     p = catalogue.weight / catalogue.weight.sum()
-    pick = rng.choice(catalogue.post_id.size, size=(m, num_negatives), p=p)
+    return rng.choice(catalogue.post_id.size, size=(requests, count), p=p)
+
+
+def pool_picks(
+    pool: np.ndarray, pool_row: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``[requests, count]`` catalogue indices drawn uniformly from each request's pool row.
+
+    ``pool`` ``[R, P]`` holds per-user candidate lists (e.g. retrieval's top P), so the
+    negatives look like what the ranker is asked to order at serving time.
+    """
+    columns = rng.integers(0, pool.shape[1], size=(pool_row.size, count))
+    return pool[pool_row[:, None], columns]
+
+
+def with_sampled_negatives(
+    examples: RankerExamples, log: InteractionLog, catalogue: Catalogue, pick: np.ndarray
+) -> RankerExamples:
+    """Appends the catalogue posts ``pick`` ``[M, n]`` to each request as "no action" slots.
+
+    Picked posts that the user did interact with (anywhere in ``log``) become padding
+    rather than being taught as negatives.
+    """
+    m, num_negatives = pick.shape
     users = log.user_id[examples.context_row][:, None]
     post = catalogue.post_id[pick]
     seen = _pair_member(log.user_id, log.post_id, np.broadcast_to(users, post.shape), post)

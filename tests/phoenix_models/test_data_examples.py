@@ -10,6 +10,8 @@ from phoenix_models.data.examples import (
     Catalogue,
     HashedLog,
     impression_chunks,
+    pool_picks,
+    popularity_picks,
     post_age_buckets,
     ranker_batch,
     with_sampled_negatives,
@@ -68,12 +70,19 @@ def test_sampled_negatives_skip_posts_the_user_has_seen(hashed):
     log = hashed.log
     chunks = impression_chunks(log, np.arange(6), slots=3)
     catalogue = Catalogue(np.array([10, 99]), np.array([5, 8]), np.array([1.0, 1.0]))
-    out = with_sampled_negatives(chunks, log, catalogue, 20, np.random.default_rng(0))
+    pick = popularity_picks(catalogue, 3, 20, np.random.default_rng(0))
+    out = with_sampled_negatives(chunks, log, catalogue, pick)
     negatives = out.post_id[:, 3:]
     assert set(np.unique(negatives)) == {0, 99}  # 10 was seen by both users
     assert not out.labels[:, 3:].any() and (out.post_age_s[:, 3:] == -1).all()
     batch = ranker_batch(hashed, out)
     assert batch.candidates.post_hashes.shape == (3, 23, 2)
+
+
+def test_pool_picks_draw_only_from_each_requests_own_pool():
+    pool = np.array([[0, 1], [5, 6]])
+    picks = pool_picks(pool, np.array([1, 0, 1]), 50, np.random.default_rng(0))
+    assert set(picks[0]) == {5, 6} and set(picks[1]) == {0, 1}
 
 
 def test_post_age_buckets_match_the_scalar_version():

@@ -98,7 +98,7 @@ class RankerOutput(NamedTuple):
 class RankerContext(NamedTuple):
     """A user context computed once: per-layer K/V and which tokens are real."""
 
-    cache: KVCache  # keys/values [L, B, T, Hkv, K]
+    cache: KVCache  # keys/values [L, B, Hkv, T, K]
     mask: jax.Array  # [B, T]
 
 
@@ -278,8 +278,7 @@ class Ranker:
             block = pad_rows(pad_rows(block, size, axis=1), rows, axis=0)
             slot = candidate_slots(first_slot + start + size, slots, self.config)
             slot = np.broadcast_to(slot[first_slot + start :], (rows, size))
-            logits = self._score(self.params, context, block, slot).logits
-            out.append(np.asarray(jax.nn.sigmoid(logits))[:b, :n])
+            out.append(np.asarray(self._score(self.params, context, block, slot))[:b, :n])
         return np.concatenate(out, axis=1)
 
     def score(self, batch: PhoenixBatch, *, slots: SlotMode = "chunked") -> np.ndarray:
@@ -307,6 +306,10 @@ class Ranker:
 
 @functools.cache
 def _jitted(config: PhoenixConfig) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """Jitted fast-path functions, shared by every Ranker of the same config."""
+    """Jitted context encoder and candidate-probability functions, shared per config."""
     net = ranker_network(config)
-    return jax.jit(net.encode_context), jax.jit(net.score_candidates)
+
+    def probabilities(params: hk.Params, *args: Any) -> jax.Array:
+        return jax.nn.sigmoid(net.score_candidates(params, *args).logits)
+
+    return jax.jit(net.encode_context), jax.jit(probabilities)

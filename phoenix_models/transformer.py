@@ -52,8 +52,8 @@ class LayerWeights(NamedTuple):
 class KVCache(NamedTuple):
     """Per-layer keys and values of the context tokens (RoPE already applied to keys)."""
 
-    keys: jax.Array  # [L, B, T, Hkv, K]
-    values: jax.Array  # [L, B, T, Hkv, K]
+    keys: jax.Array  # [L, B, Hkv, T, K]
+    values: jax.Array  # [L, B, Hkv, T, K]
 
 
 # ---- parameters ---------------------------------------------------------------------------
@@ -150,15 +150,19 @@ def cap_logits(logits: jax.Array, cfg: PhoenixConfig) -> jax.Array:
 def project_qkv(
     w: AttentionWeights, cfg: PhoenixConfig, x: jax.Array, rot: Rotary
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Queries [B,T,Hkv,G,K], keys and values [B,T,Hkv,K], RoPE applied to q and k."""
+    """Head-major queries [B,Hkv,G,T,K], keys and values [B,Hkv,T,K]; RoPE on q and k.
+
+    Head-major layout puts the softmax axis last in every attention tensor, so XLA runs the
+    two attention products as plain batched matmuls with no transposes of the logits.
+    """
     b, t, _ = x.shape
     dt = x.dtype
-    q = (x @ w.query.astype(dt)).reshape(b, t, cfg.num_q_heads, cfg.key_size)
-    k = (x @ w.key.astype(dt)).reshape(b, t, cfg.num_kv_heads, cfg.key_size)
-    v = (x @ w.value.astype(dt)).reshape(b, t, cfg.num_kv_heads, cfg.key_size)
-    q, k = rope(q, rot), rope(k, rot)
-    groups = cfg.num_q_heads // cfg.num_kv_heads
-    return q.reshape(b, t, cfg.num_kv_heads, groups, cfg.key_size), k, v
+    hq, hkv, k = cfg.num_q_heads, cfg.num_kv_heads, cfg.key_size
+    q = rope((x @ w.query.astype(dt)).reshape(b, t, hq, k), rot)
+    keys = rope((x @ w.key.astype(dt)).reshape(b, t, hkv, k), rot)
+    values = (x @ w.value.astype(dt)).reshape(b, t, hkv, k)
+    q = q.reshape(b, t, hkv, hq // hkv, k).transpose(0, 2, 3, 1, 4)
+    return q, keys.transpose(0, 2, 1, 3), values.transpose(0, 2, 1, 3)
 
 
 def feed_forward(lw: LayerWeights, h: jax.Array) -> jax.Array:
@@ -170,8 +174,10 @@ def feed_forward(lw: LayerWeights, h: jax.Array) -> jax.Array:
 
 
 def _attend_output(lw: LayerWeights, h: jax.Array, attn: jax.Array) -> jax.Array:
-    b, t = attn.shape[:2]
-    out = attn.reshape(b, t, -1) @ lw.attention.output.astype(h.dtype)
+    """``h + norm(W_o attn)`` for head-major attention outputs [B, Hkv, G, T, K]."""
+    b, t = h.shape[:2]
+    merged = attn.transpose(0, 3, 1, 2, 4).reshape(b, t, -1)  # [B, T, Hq*K]
+    out = merged @ lw.attention.output.astype(h.dtype)
     return h + rms_norm(out, lw.attn_out_norm)
 
 
@@ -185,12 +191,12 @@ def decoder_layer(
     mask: jax.Array,  # [B, T, T] bool: query t may attend key t'
     rot: Rotary,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """One layer over a whole sequence; also returns its keys and values [B,T,Hkv,K]."""
+    """One layer over a whole sequence; also returns its keys and values [B,Hkv,T,K]."""
     q, k, v = project_qkv(lw.attention, cfg, rms_norm(h, lw.attn_norm), rot)
-    logits = jnp.einsum("bqhgd,bkhd->bhgqk", q, k).astype(jnp.float32)  # [B,Hkv,G,T,T]
+    logits = jnp.einsum("bhgqd,bhkd->bhgqk", q, k).astype(jnp.float32)  # [B,Hkv,G,T,T]
     logits = jnp.where(mask[:, None, None], cap_logits(logits, cfg), MASKED_LOGIT)
     weights = jax.nn.softmax(logits, axis=-1).astype(h.dtype)
-    attn = jnp.einsum("bhgqk,bkhd->bqhgd", weights, v)  # [B, T, Hkv, G, K]
+    attn = jnp.einsum("bhgqk,bhkd->bhgqd", weights, v)  # [B, Hkv, G, T, K]
     h = feed_forward(lw, _attend_output(lw, h, attn))
     return h, k, v
 
@@ -230,8 +236,8 @@ def candidate_layer(
     lw: LayerWeights,
     cfg: PhoenixConfig,
     h: jax.Array,  # [B, C, D] candidate stream
-    ctx_keys: jax.Array,  # [B, T, Hkv, K]
-    ctx_values: jax.Array,  # [B, T, Hkv, K]
+    ctx_keys: jax.Array,  # [B, Hkv, T, K]
+    ctx_values: jax.Array,  # [B, Hkv, T, K]
     ctx_mask: jax.Array,  # [B, T] bool: context token is real
     cand_mask: jax.Array,  # [B, C] bool: candidate is real
     rot: Rotary,
@@ -243,8 +249,8 @@ def candidate_layer(
     block of the full attention matrix is never formed.
     """
     q, k, v = project_qkv(lw.attention, cfg, rms_norm(h, lw.attn_norm), rot)
-    ctx = jnp.einsum("bchgd,bthd->bhgct", q, ctx_keys).astype(jnp.float32)  # [B,Hkv,G,C,T]
-    own = jnp.einsum("bchgd,bchd->bhgc", q, k).astype(jnp.float32)  # [B,Hkv,G,C]
+    ctx = jnp.einsum("bhgcd,bhtd->bhgct", q, ctx_keys).astype(jnp.float32)  # [B,Hkv,G,C,T]
+    own = jnp.einsum("bhgcd,bhcd->bhgc", q, k).astype(jnp.float32)  # [B,Hkv,G,C]
     ctx = jnp.where(ctx_mask[:, None, None, None, :], cap_logits(ctx, cfg), MASKED_LOGIT)
     own = jnp.where(cand_mask[:, None, None, :], cap_logits(own, cfg), MASKED_LOGIT)
     top = jnp.maximum(ctx.max(axis=-1), own)  # [B,Hkv,G,C]
@@ -253,8 +259,8 @@ def candidate_layer(
     total = ctx_exp.sum(axis=-1) + own_exp
     ctx_w = (ctx_exp / total[..., None]).astype(h.dtype)
     own_w = (own_exp / total).astype(h.dtype)
-    attn = jnp.einsum("bhgct,bthd->bchgd", ctx_w, ctx_values)  # [B, C, Hkv, G, K]
-    attn = attn + jnp.einsum("bhgc,bchd->bchgd", own_w, v)
+    attn = jnp.einsum("bhgct,bhtd->bhgcd", ctx_w, ctx_values)  # [B, Hkv, G, C, K]
+    attn = attn + own_w[..., None] * v[:, :, None]
     return feed_forward(lw, _attend_output(lw, h, attn))
 
 

@@ -282,13 +282,13 @@ def _build_faiss(embeddings: np.ndarray, method: str, seed: int) -> Any:
         index.hnsw.efConstruction = 80
         index.add(data)
         return index
-    # IVF: ~4 sqrt(N) lists (a power of two), k-means on up to 256 points per list.
-    nlist = 2 ** round(math.log2(max(4.0 * math.sqrt(n), 16.0)))
+    # IVF: about sqrt(N) lists (a power of two); k-means on up to 64 points per list.
+    nlist = 2 ** round(math.log2(max(math.sqrt(n), 16.0)))
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
-    sample = data[rng.choice(n, size=min(n, 256 * nlist), replace=False)]
     index.cp.seed = seed
-    index.train(sample)
+    index.cp.niter = 10
+    index.train(data[rng.choice(n, size=min(n, 64 * nlist), replace=False)])
     index.add(data)
     return index

@@ -248,6 +248,17 @@ class Ranker:
 
         save_checkpoint(path, kind="ranker", config=self.config, params=self.params)
 
+    def warm_up(self, candidate_counts: Sequence[int] = (64,), users: Sequence[int] = (1,)) -> None:
+        """Compile the shape buckets these request sizes fall in, before serving.
+
+        A request whose bucket is not compiled yet pays the compilation (seconds on a
+        small CPU); call this at start-up with the counts the service will see.
+        """
+        for b in users:
+            context = self.encode(context_batch(self.config, [(1, [])] * b))
+            for c in candidate_counts:
+                self.score_context(context, candidate_batch(self.config, [[]] * b, num_slots=c))
+
     def encode(self, context: ContextBatch) -> RankerContext:
         """Compute contexts of B users once (B padded to a bucket; padding rows are unused)."""
         b = np.asarray(context.user_hashes).shape[0]

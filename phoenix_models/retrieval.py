@@ -188,6 +188,15 @@ class Retriever:
 
         save_checkpoint(path, kind="retrieval", config=self.config, params=self.params)
 
+    def warm_up(self, users: Sequence[int] = (1,), candidates: int = CANDIDATE_BLOCK) -> None:
+        """Compile the user-tower buckets for these batch sizes and the candidate tower."""
+        for b in users:
+            self.user_embeddings(context_batch(self.config, [(1, [])] * b))
+        self.embed_hashes(
+            np.zeros((candidates, self.config.item_hash.num_hashes), np.int32),
+            np.zeros((candidates, self.config.author_hash.num_hashes), np.int32),
+        )
+
     def user_embeddings(self, context: ContextBatch) -> np.ndarray:
         """[B, D] unit user embeddings for a context batch."""
         b = np.asarray(context.user_hashes).shape[0]

@@ -184,3 +184,15 @@ def test_gradients_reach_every_parameter(padded_batch):
 def test_numpy_init_has_the_shapes_of_the_haiku_init():
     shapes = jax.eval_shape(ranker_network(CFG).init, jax.random.PRNGKey(0))
     assert jax.tree.map(jnp.shape, shapes) == jax.tree.map(jnp.shape, PARAMS)
+
+
+def test_warm_up_compiles_the_buckets_that_requests_then_use():
+    rng = np.random.default_rng(6)
+    ranker = Ranker(CFG, PARAMS)
+    ranker.warm_up(candidate_counts=(7,), users=(1,))
+    compiled = ranker._score._cache_size()
+
+    ((user, history),) = make_users(rng, [2])
+    ranker.score_user(user, history, make_candidates(rng, 7))
+
+    assert ranker._score._cache_size() == compiled

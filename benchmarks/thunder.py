@@ -4,6 +4,12 @@ The store holds 2,000,000 posts from 100,000 authors spread over the 2-day reten
 (20% replies, 10% reposts, 15% videos); each request is a viewer following 1,000 random
 authors with 100 seen ids to exclude. Goal (issue 6): get-posts p50 <= 2 ms.
 
+Every request is answered three ways in rotating order -- ``auto`` (what the store does),
+``walk`` (the newest-first walk) and ``gather`` (the per-author timeline gather, the
+algorithm the store used before the walk) -- and the answers must be identical. A second
+set of requests follows only 10 authors, where gathering is the cheap way. Ratios are
+against ``gather`` measured in the same run.
+
     .venv/bin/python benchmarks/thunder.py            # full size
     .venv/bin/python benchmarks/thunder.py --quick    # 200,000 posts, a smoke run
 """
@@ -117,21 +123,44 @@ def main() -> None:
         print(f"event log append (fsync per {batch:,}): {len(sample) / elapsed:,.0f} events/s")
 
     rng = np.random.default_rng(1)
-    latencies, sizes = [], []
+    for followed in (1_000, 10):
+        latencies, sizes = measure(store, posts, n_authors, followed, requests, rng)
+        gather = statistics.median(latencies["gather"])
+        print(f"get_posts, {followed:,} followed authors, {requests - WARM} requests each:")
+        for method, values in latencies.items():
+            print(
+                f"  {method:<7} p50 {statistics.median(values):6.2f} ms, "
+                f"p90 {percentile(values, 90):6.2f} ms, p99 {percentile(values, 99):6.2f} ms"
+                f"  (gather / {method}: {gather / statistics.median(values):.1f}x)"
+            )
+        print(f"  mean posts returned {np.mean(sizes):.0f}; the three answers were identical")
+
+
+WARM = 5  # the first requests warm numpy's caches
+
+
+def measure(
+    store: ThunderStore, posts: list[Post], n_authors: int, followed: int, requests: int, rng
+) -> tuple[dict[str, list[float]], list[int]]:
+    """Latency per method (ms, warm-up requests dropped) and posts returned per request."""
+    methods = ["auto", "walk", "gather"]
+    latencies: dict[str, list[float]] = {m: [] for m in methods}
+    sizes = []
     for r in range(requests):
-        following = rng.choice(n_authors, 1_000, replace=False) + 1
-        seen = set(rng.choice(len(posts), 100).tolist())
-        exclude = {posts[i].post_id for i in seen}
-        start = time.perf_counter()
-        result = store.get_posts(100_000_000 + r, following.tolist(), exclude)
-        latencies.append((time.perf_counter() - start) * 1000)
-        sizes.append(len(result.posts))
-    warm = latencies[5:]  # the first requests warm numpy's caches
-    print(
-        f"get_posts, 1,000 followed authors, {len(warm)} requests: "
-        f"p50 {statistics.median(warm):.2f} ms, p90 {percentile(warm, 90):.2f} ms, "
-        f"p99 {percentile(warm, 99):.2f} ms; mean posts returned {np.mean(sizes):.0f}"
-    )
+        following = frozenset((rng.choice(n_authors, followed, replace=False) + 1).tolist())
+        exclude = {posts[i].post_id for i in rng.choice(len(posts), 100).tolist()}
+        answers = {}
+        for method in methods[r % 3 :] + methods[: r % 3]:
+            start = time.perf_counter()
+            result = store.get_posts(100_000_000 + r, following, exclude, method=method)
+            elapsed = (time.perf_counter() - start) * 1000
+            if r >= WARM:
+                latencies[method].append(elapsed)
+            answers[method] = [p.post_id for p in result.posts]
+        if not answers["auto"] == answers["walk"] == answers["gather"]:
+            raise AssertionError(f"request {r}: the methods disagree")
+        sizes.append(len(answers["auto"]))
+    return latencies, sizes
 
 
 if __name__ == "__main__":

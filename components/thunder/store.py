@@ -1,8 +1,8 @@
 """Thunder's post store: recent posts in memory, indexed by author (after X's ``PostStore``).
 
 Layout, as in the published service: full post data in one map, and per author three
-timelines of row references, oldest first -- original posts, secondary posts (replies and
-reposts) and video posts. A request scans the viewer's followed authors newest-first.
+timelines of row references, oldest first (by ``created_at``, then arrival) -- original
+posts, secondary posts (replies and reposts) and video posts.
 
 Rules (values from X's release, :class:`ThunderLimits`):
 
@@ -11,22 +11,23 @@ Rules (values from X's release, :class:`ThunderLimits`):
 * a timeline keeps at most ``max_timeline_entries``; inserting past that evicts the oldest;
 * deletes are tombstones, so a delete that arrives before its create still wins; applying a
   create or delete twice changes nothing;
-* per request and author: the newest ``max_scan_per_author`` entries of a timeline are
-  looked at, seen (excluded) ids and reposts of the viewer's own posts are skipped, at most
-  ``max_originals_per_author`` originals and ``max_replies_per_author`` secondary posts (or
-  ``max_videos_per_author`` videos) are kept;
+* per request and followed author (the follow list is a set): the newest
+  ``max_scan_per_author`` entries of a timeline are looked at, seen (excluded) ids and
+  reposts of the viewer's own posts are skipped, at most ``max_originals_per_author``
+  originals and ``max_replies_per_author`` secondary posts (or ``max_videos_per_author``
+  videos) are kept;
 * a reply is kept only if it replies to an original post, or it replies to a reply to the
   conversation root *and* the replied-to user is followed;
-* results are sorted newest first and truncated to ``max_results`` (``max_video_results``);
+* results are sorted newest first (ties: higher post id first) and truncated to
+  ``max_results`` (``max_video_results``);
 * a request stops scanning when its time budget is spent and returns what it has;
 * at most ``max_concurrent_requests`` run at once: one more raises :class:`ThunderAtCapacity`
   at once instead of queueing.
 
-Why columns: a request touches tens of thousands of timeline entries. Timelines are typed
-``array('q')`` of row numbers, so gathering them is a byte copy per author rather than a
-Python object per entry, and the per-entry checks (alive, excluded, reply rule, per-author
-caps) run as numpy operations over a column store indexed by row. The only Python loop is
-the one over followed authors.
+Post fields a request checks live in a numpy column store (:mod:`components.thunder.rows`)
+and timelines are typed ``array('q')`` of row numbers, indexed by a dense author index.
+How a request finds its posts -- a newest-first walk over the rows, or a gather of each
+followed author's timelines, whichever is cheaper -- is :mod:`components.thunder.scan`.
 """
 
 from __future__ import annotations
@@ -36,28 +37,36 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from components.models import Post
-
-_COLUMNS = (
-    ("post_id", np.int64),
-    ("created_at", np.int64),
-    ("author_id", np.int64),
-    ("in_reply_to_post_id", np.int64),
-    ("in_reply_to_user_id", np.int64),
-    ("conversation_id", np.int64),
-    ("reposted_user_id", np.int64),
-    ("is_reply", np.bool_),
-    ("is_repost", np.bool_),
-    ("parent_row", np.int64),
-    ("alive", np.bool_),
+from components.thunder.authors import AuthorIndex
+from components.thunder.rows import (
+    ALIVE,
+    CREATED_AT,
+    FIELDS,
+    FLAGS,
+    IN_PRIMARY,
+    IN_VIDEO,
+    PARENT_ROW,
+    REPLY,
+    REPLY_TO_POST,
+    REPOST,
+    Rows,
+)
+from components.thunder.scan import (
+    ORIGINAL,
+    SECONDARY_KIND,
+    VIDEO,
+    Ask,
+    Caps,
+    Scan,
+    sorted_unique,
 )
 
-
-_AUTHORS_PER_BUDGET_CHECK = 128
+_KIND_FLAG = {ORIGINAL: IN_PRIMARY, SECONDARY_KIND: IN_PRIMARY, VIDEO: IN_VIDEO}
 
 
 class ThunderAtCapacity(RuntimeError):
@@ -92,21 +101,13 @@ class ThunderLimits:
 
 @dataclass(slots=True)
 class ThunderResult:
-    """Posts for one request, newest first, and how much of the follow list was scanned."""
+    """Posts for one request, newest first, and how much of the follow list was covered
+    (followed authors, counted once, whose timelines the request finished looking at)."""
 
     posts: list[Post]
     authors_scanned: int
     authors_total: int
     timed_out: bool = False
-
-
-@dataclass(slots=True)
-class _Timelines:
-    """Per author, rows of the column store, oldest first."""
-
-    original: dict[int, array] = field(default_factory=dict)
-    secondary: dict[int, array] = field(default_factory=dict)
-    video: dict[int, array] = field(default_factory=dict)
 
 
 class ThunderStore:
@@ -120,18 +121,14 @@ class ThunderStore:
         self.clock = clock
         self._lock = threading.Lock()
         self._capacity = threading.BoundedSemaphore(self.limits.max_concurrent_requests)
-        self._reset(capacity=1024)
-        self._tombstones: dict[int, float] = {}
-        self._last_trim = clock()
-
-    def _reset(self, capacity: int) -> None:
-        self._cols = {name: np.zeros(capacity, dtype) for name, dtype in _COLUMNS}
-        self._cols["parent_row"][:] = -1
-        self._n = 0
-        self._posts: list[Post | None] = []
+        self._rows = Rows()
         self._row_of: dict[int, int] = {}
         self._waiting: dict[int, list[int]] = {}  # parent post id -> rows of its replies
-        self._timelines = _Timelines()
+        self._authors = AuthorIndex()
+        self._timelines: tuple[list[array], list[array], list[array]] = ([], [], [])
+        self._lengths = np.zeros((1024, 3), np.int32)  # timeline lengths by author, kind
+        self._tombstones: dict[int, float] = {}
+        self._last_trim = clock()
 
     # -- ingestion ----------------------------------------------------------------------
 
@@ -158,67 +155,74 @@ class ThunderStore:
         return len(batch)
 
     def _append(self, batch: list[Post]) -> None:
-        start, count = self._n, len(batch)
-        self._grow(start + count)
-        cols = self._cols
-        stop = start + count
-        cols["post_id"][start:stop] = [p.post_id for p in batch]
-        cols["created_at"][start:stop] = [p.created_at for p in batch]
-        cols["author_id"][start:stop] = [p.author_id for p in batch]
-        cols["in_reply_to_post_id"][start:stop] = [p.in_reply_to_post_id or 0 for p in batch]
-        cols["in_reply_to_user_id"][start:stop] = [p.in_reply_to_user_id or 0 for p in batch]
-        cols["conversation_id"][start:stop] = [p.conversation_id or 0 for p in batch]
-        cols["reposted_user_id"][start:stop] = [p.reposted_user_id or 0 for p in batch]
-        cols["is_reply"][start:stop] = [p.in_reply_to_post_id is not None for p in batch]
-        cols["is_repost"][start:stop] = [p.reposted_post_id is not None for p in batch]
-        cols["parent_row"][start:stop] = -1
-        cols["alive"][start:stop] = True
-        self._posts.extend(batch)
-        self._n = stop
-        row_of, waiting, parent_row = self._row_of, self._waiting, cols["parent_row"]
-        for row, post in enumerate(batch, start):
+        rows = self._rows
+        start = rows.n
+        authors = self._authors.add(np.array([p.author_id for p in batch], np.int64))
+        self._grow_authors(self._authors.count)
+        reply = np.array([p.in_reply_to_post_id is not None for p in batch])
+        repost = np.array([p.reposted_post_id is not None for p in batch])
+        video = np.array([p.video_duration_s is not None for p in batch])
+        secondary = reply | repost
+        records = np.empty((len(batch), FIELDS), np.int64)
+        records[:, :PARENT_ROW] = [
+            (
+                p.post_id,
+                p.created_at,
+                p.in_reply_to_post_id or 0,
+                p.in_reply_to_user_id or 0,
+                p.conversation_id or 0,
+                p.reposted_user_id or 0,
+            )
+            for p in batch
+        ]
+        records[:, PARENT_ROW] = -1
+        records[:, FLAGS] = (
+            ALIVE
+            | IN_PRIMARY
+            | np.where(reply, REPLY, 0)
+            | np.where(repost, REPOST, 0)
+            | np.where(video & ~secondary, IN_VIDEO, 0)
+        )
+        rows.append(records, 2 * authors + secondary, batch)
+        row_of, waiting, rec = self._row_of, self._waiting, rows.rec
+        kinds = np.where(secondary, SECONDARY_KIND, ORIGINAL).tolist()
+        in_video = (video & ~secondary).tolist()
+        for row, post, author, kind, has_video in zip(
+            range(start, rows.n), batch, authors.tolist(), kinds, in_video, strict=True
+        ):
             row_of[post.post_id] = row
             for child in waiting.pop(post.post_id, ()):
-                parent_row[child] = row
+                rec[child, PARENT_ROW] = row
             if post.in_reply_to_post_id is not None:
                 parent = row_of.get(post.in_reply_to_post_id)
                 if parent is None:
                     waiting.setdefault(post.in_reply_to_post_id, []).append(row)
                 else:
-                    parent_row[row] = parent
-            self._index(row, post)
+                    rec[row, PARENT_ROW] = parent
+            self._push(kind, author, row, post.created_at)
+            if has_video:
+                self._push(VIDEO, author, row, post.created_at)
 
-    def _index(self, row: int, post: Post) -> None:
-        timelines = self._timelines
-        secondary = post.is_reply or post.is_repost
-        self._push(timelines.secondary if secondary else timelines.original, post, row)
-        if post.has_video and not secondary:
-            self._push(timelines.video, post, row)
-
-    def _push(self, timelines: dict[int, array], post: Post, row: int) -> None:
-        timeline = timelines.get(post.author_id)
-        if timeline is None:
-            timelines[post.author_id] = array("q", (row,))
-            return
-        created = self._cols["created_at"]
-        if created[timeline[-1]] <= post.created_at:
+    def _push(self, kind: int, author: int, row: int, created_at: int) -> None:
+        timeline = self._timelines[kind][author]
+        created = self._rows.rec[:, CREATED_AT]
+        if not timeline or created[timeline[-1]] <= created_at:
             timeline.append(row)
         else:  # an out-of-order event: keep the timeline sorted oldest first
             bisect.insort(timeline, row, key=created.__getitem__)
-        if len(timeline) > self.limits.max_timeline_entries:
-            del timeline[: len(timeline) - self.limits.max_timeline_entries]
+        excess = len(timeline) - self.limits.max_timeline_entries
+        if excess > 0:
+            self._rows.rec[timeline[:excess], FLAGS] &= ~_KIND_FLAG[kind]
+            del timeline[:excess]
+        self._lengths[author, kind] = len(timeline)
 
-    def _grow(self, needed: int) -> None:
-        size = self._cols["post_id"].shape[0]
-        if needed <= size:
-            return
-        new_size = max(needed, size * 2)
-        for name, column in self._cols.items():
-            grown = np.zeros(new_size, column.dtype)
-            grown[: self._n] = column[: self._n]
-            if name == "parent_row":
-                grown[self._n :] = -1
-            self._cols[name] = grown
+    def _grow_authors(self, count: int) -> None:
+        for timelines in self._timelines:
+            timelines.extend(array("q") for _ in range(count - len(timelines)))
+        if count > self._lengths.shape[0]:
+            grown = np.zeros((max(count, 2 * self._lengths.shape[0]), 3), np.int32)
+            grown[: self._lengths.shape[0]] = self._lengths
+            self._lengths = grown
 
     def delete(self, post_ids: Iterable[int], deleted_at: float | None = None) -> int:
         """Tombstone posts (present or not yet seen); returns how many stored posts died."""
@@ -229,8 +233,8 @@ class ThunderStore:
                 self._tombstones.setdefault(pid, when)
                 row = self._row_of.pop(pid, None)
                 if row is not None:
-                    self._cols["alive"][row] = False
-                    self._posts[row] = None
+                    self._rows.rec[row, FLAGS] &= ~ALIVE
+                    self._rows.posts[row] = None
                     removed += 1
         return removed
 
@@ -243,35 +247,28 @@ class ThunderStore:
         self._last_trim = now
         oldest = now - self.limits.retention_s
         self._tombstones = {p: t for p, t in self._tombstones.items() if t >= oldest}
-        n = self._n
-        keep = self._cols["alive"][:n] & (self._cols["created_at"][:n] >= oldest)
-        dropped = int(self._cols["alive"][:n].sum() - keep.sum())
+        rows = self._rows
+        n = rows.n
+        alive = (rows.rec[:n, FLAGS] & ALIVE) != 0
+        keep = alive & (rows.rec[:n, CREATED_AT] >= oldest)
         if keep.all():
             return 0
-        kept_rows = np.flatnonzero(keep)
-        new_row = np.full(n + 1, -1, np.int64)  # index n maps a missing parent (-1) to -1
-        new_row[kept_rows] = np.arange(kept_rows.size)
-        old_cols, old_posts, old_timelines = self._cols, self._posts, self._timelines
-        self._reset(capacity=max(1024, kept_rows.size * 2))
-        for name, column in old_cols.items():
-            self._cols[name][: kept_rows.size] = column[kept_rows]
-        self._cols["parent_row"][: kept_rows.size] = new_row[old_cols["parent_row"][kept_rows]]
-        self._n = kept_rows.size
-        self._posts = [old_posts[r] for r in kept_rows]
-        self._row_of = {post.post_id: row for row, post in enumerate(self._posts)}
-        for row in np.flatnonzero(
-            self._cols["is_reply"][: self._n] & (self._cols["parent_row"][: self._n] < 0)
+        dropped = int(alive.sum() - keep.sum())
+        new_row = rows.compact(np.flatnonzero(keep))
+        self._row_of = {post.post_id: row for row, post in enumerate(rows.posts[: rows.n])}
+        self._waiting = {}
+        rec = rows.rec[: rows.n]
+        orphans = np.flatnonzero(((rec[:, FLAGS] & REPLY) != 0) & (rec[:, PARENT_ROW] < 0))
+        for row, parent_id in zip(
+            orphans.tolist(), rec[orphans, REPLY_TO_POST].tolist(), strict=True
         ):
-            parent_id = int(self._cols["in_reply_to_post_id"][row])
-            self._waiting.setdefault(parent_id, []).append(int(row))
-        for name in ("original", "secondary", "video"):
-            remapped = {}
-            for author, timeline in getattr(old_timelines, name).items():
-                rows = new_row[np.frombuffer(timeline, dtype=np.int64)]
-                rows = rows[rows >= 0]
-                if rows.size:
-                    remapped[author] = array("q", rows.tobytes())
-            setattr(self._timelines, name, remapped)
+            self._waiting.setdefault(parent_id, []).append(row)
+        for kind, timelines in enumerate(self._timelines):
+            for author, timeline in enumerate(timelines):
+                if timeline:
+                    remapped = new_row[np.frombuffer(timeline, dtype=np.int64)]
+                    timelines[author] = array("q", remapped[remapped >= 0].tobytes())
+                    self._lengths[author, kind] = len(timelines[author])
         return dropped
 
     # -- requests -----------------------------------------------------------------------
@@ -284,8 +281,12 @@ class ThunderStore:
         *,
         videos: bool = False,
         max_results: int | None = None,
+        method: str = "auto",
     ) -> ThunderResult:
         """Recent posts by ``following`` for ``viewer_id``, newest first (see module rules).
+
+        ``method`` says how to find them -- "walk", "gather" or "auto" (the cheaper; see
+        :mod:`components.thunder.scan`). Every method gives the same posts.
 
         Raises:
             ThunderAtCapacity: ``max_concurrent_requests`` requests are already running.
@@ -296,116 +297,54 @@ class ThunderStore:
                 "in flight); retry later"
             )
         try:
+            deadline = time.perf_counter() + self.limits.request_budget_ms / 1000
+            followed = sorted_unique(np.fromiter(following, np.int64))
+            excluded = sorted_unique(np.fromiter(exclude_ids, np.int64))
+            limits = self.limits
+            limit = max_results or (limits.max_video_results if videos else limits.max_results)
             with self._lock:
-                return self._get_posts(viewer_id, list(following), exclude_ids, videos, max_results)
+                return self._get_posts(
+                    viewer_id, followed, excluded, videos, limit, deadline, method
+                )
         finally:
             self._capacity.release()
 
     def _get_posts(
         self,
         viewer_id: int,
-        following: list[int],
-        exclude_ids: Iterable[int],
-        videos: bool,
-        max_results: int | None,
-    ) -> ThunderResult:
-        limits = self.limits
-        deadline = time.perf_counter() + limits.request_budget_ms / 1000
-        timelines = self._timelines
-        if videos:
-            kinds = [(timelines.video, limits.max_videos_per_author, False)]
-            limit = max_results or limits.max_video_results
-        else:
-            kinds = [
-                (timelines.original, limits.max_originals_per_author, False),
-                (timelines.secondary, limits.max_replies_per_author, True),
-            ]
-            limit = max_results or limits.max_results
-        scan = limits.max_scan_per_author
-        windows: list[list[array]] = [[] for _ in kinds]
-        scanned, timed_out = 0, False
-        for start in range(0, len(following), _AUTHORS_PER_BUDGET_CHECK):
-            if start and time.perf_counter() > deadline:
-                timed_out = True
-                break
-            chunk = following[start : start + _AUTHORS_PER_BUDGET_CHECK]
-            for (timeline_map, _, _), found in zip(kinds, windows, strict=True):
-                get = timeline_map.get
-                found.extend([t[-scan:] for a in chunk if (t := get(a))])
-            scanned = start + len(chunk)
-        excluded = np.fromiter(exclude_ids, dtype=np.int64) if exclude_ids else None
-        followed = np.array(following, dtype=np.int64)
-        chosen = [
-            self._eligible(viewer_id, followed, excluded, found, cap, replies)
-            for (_, cap, replies), found in zip(kinds, windows, strict=True)
-        ]
-        rows = np.concatenate(chosen)
-        return ThunderResult(self._newest(rows, limit), scanned, len(following), timed_out)
-
-    def _eligible(
-        self,
-        viewer_id: int,
         followed: np.ndarray,
-        excluded: np.ndarray | None,
-        windows: list[array],
-        cap: int,
-        replies: bool,
-    ) -> np.ndarray:
-        """Rows of one kind of timeline that pass every rule, at most ``cap`` per author."""
-        if not windows:
-            return np.zeros(0, np.int64)
-        cols = self._cols
-        lengths = np.fromiter(map(len, windows), dtype=np.int64, count=len(windows))
-        # Newest first within each author's window: reverse the whole concatenation.
-        rows = np.frombuffer(b"".join(windows), dtype=np.int64)[::-1]
-        lengths = lengths[::-1]
-        keep = cols["alive"][rows]
-        if excluded is not None and excluded.size:
-            keep &= ~np.isin(cols["post_id"][rows], excluded)
-        if replies:
-            keep &= ~(cols["is_repost"][rows] & (cols["reposted_user_id"][rows] == viewer_id))
-            if followed.size:
-                keep &= self._reply_rule(rows, followed)
-        # Per-author cap: rank each kept entry among the kept entries of its window.
-        segment = np.repeat(np.arange(lengths.size), lengths)
-        running = np.cumsum(keep)
-        starts = np.cumsum(lengths) - lengths
-        rank = running - (running[starts] - keep[starts])[segment]
-        return rows[keep & (rank <= cap)]
-
-    def _newest(self, rows: np.ndarray, limit: int) -> list[Post]:
-        """The ``limit`` newest posts among ``rows``, newest first (ties: higher id first)."""
-        cols = self._cols
-        key = (cols["created_at"][rows] << 32) | (cols["post_id"][rows] & 0xFFFFFFFF)
-        if rows.size > limit:
-            top = np.argpartition(-key, limit - 1)[:limit]
-            rows, key = rows[top], key[top]
-        posts = self._posts
-        return [posts[r] for r in rows[np.argsort(-key, kind="stable")].tolist()]
-
-    def _reply_rule(self, rows: np.ndarray, following: np.ndarray) -> np.ndarray:
-        """X's conversation rule for replies; non-replies always pass."""
-        cols = self._cols
-        is_reply = cols["is_reply"][rows]
-        if not is_reply.any():
-            return np.ones(rows.size, bool)
-        parent = cols["parent_row"][rows]
-        safe_parent = np.where(parent >= 0, parent, 0)
-        parent_alive = (parent >= 0) & cols["alive"][safe_parent]
-        parent_is_original = ~cols["is_reply"][safe_parent] & ~cols["is_repost"][safe_parent]
-        conversation = cols["conversation_id"][rows]
-        parent_replies_to_root = (conversation != 0) & (
-            cols["in_reply_to_post_id"][safe_parent] == conversation
+        excluded: np.ndarray,
+        videos: bool,
+        limit: int,
+        deadline: float,
+        method: str,
+    ) -> ThunderResult:
+        ix = self._authors.find(followed)
+        ask = Ask(viewer_id, followed, ix[ix >= 0], excluded, videos, limit, deadline)
+        scan = Scan(self._rows, self._timelines, self._lengths, self._caps(), ask)
+        found = scan.run(scan.plan(method))
+        unknown = followed.size - ask.followed_ix.size  # nothing to scan for them
+        return ThunderResult(
+            self._rows.posts.take(found.rows).tolist(),
+            found.authors_scanned + unknown,
+            followed.size,
+            found.timed_out,
         )
-        to_followed = np.isin(cols["in_reply_to_user_id"][rows], following)
-        allowed = parent_alive & (parent_is_original | (parent_replies_to_root & to_followed))
-        return ~is_reply | allowed
+
+    def _caps(self) -> Caps:
+        limits = self.limits
+        return Caps(
+            scan=limits.max_scan_per_author,
+            originals=limits.max_originals_per_author,
+            secondary=limits.max_replies_per_author,
+            videos=limits.max_videos_per_author,
+        )
 
     # -- inspection ---------------------------------------------------------------------
 
     def get(self, post_id: int) -> Post | None:
         row = self._row_of.get(post_id)
-        return None if row is None else self._posts[row]
+        return None if row is None else self._rows.posts[row]
 
     def is_deleted(self, post_id: int) -> bool:
         return post_id in self._tombstones

@@ -1,8 +1,12 @@
+import contextlib
+import math
 import threading
+from unittest import mock
 
 import pytest
 
 from components.models import Post
+from components.thunder.scan import Scan, Walk
 from components.thunder.store import ThunderAtCapacity, ThunderLimits, ThunderStore
 
 NOW = 1_000_000
@@ -39,6 +43,11 @@ def store_with(*posts, clock=None, **limits):
 
 def got(store, following=(10,), viewer=1, **kwargs):
     return [p.post_id for p in store.get_posts(viewer, following, **kwargs).posts]
+
+
+def walking(chunk):
+    """Force the newest-first walk, ``chunk`` rows at a time."""
+    return mock.patch.object(Scan, "plan", lambda self, method: Walk(chunk, math.inf))
 
 
 def test_posts_come_newest_first_and_truncated_to_max_results():
@@ -175,11 +184,51 @@ def test_a_reply_ingested_before_its_parent_resolves_when_the_parent_arrives():
     assert got(store) == [2]
 
 
-def test_request_stops_when_its_time_budget_is_spent():
-    store = store_with(*(post(i, author=i) for i in range(1, 2_001)), request_budget_ms=1e-6)
-    result = store.get_posts(1, range(1, 2_001))
+@pytest.mark.parametrize("method", ["walk", "gather"])
+def test_request_stops_when_its_time_budget_is_spent_and_returns_the_newest_it_has(method):
+    store = store_with(
+        *(post(i, author=i, age=3_000 - i) for i in range(1, 2_001)), request_budget_ms=1e-6
+    )
+    with walking(chunk=1) if method == "walk" else contextlib.nullcontext():
+        result = store.get_posts(1, range(1, 2_001), method=method)
     assert result.timed_out
     assert result.authors_scanned < result.authors_total == 2_000
+    ids = [p.post_id for p in result.posts]
+    assert ids == sorted(ids, reverse=True)
+    if method == "walk":  # what a walk has is the newest posts of all
+        assert ids == list(range(2_000, 2_000 - len(ids), -1))
+
+
+def test_a_walk_stops_only_when_no_unwalked_post_can_come_first():
+    store = store_with(post(20, author=1, age=100))
+    store.insert([post(5, author=2, age=100)])  # same time, lower id, later row
+    with walking(chunk=1):
+        assert got(store, following=(1, 2), max_results=1) == [20]
+
+
+def test_a_late_post_takes_its_place_by_time_not_by_arrival():
+    store = store_with(post(1, age=50), post(2, age=10), max_originals_per_author=1)
+    store.insert([post(3, age=30)])  # arrives last, but is older than post 2
+    with walking(chunk=1):
+        assert got(store) == [2]
+    assert got(store, method="gather") == got(store, method="walk") == [2]
+
+
+def test_many_active_authors_are_walked_and_a_few_are_gathered():
+    store = store_with(*(post(i, author=i % 1_000, age=5_000 - i) for i in range(20_000)))
+    with mock.patch.object(Scan, "run", autospec=True, side_effect=Scan.run) as run:
+        store.get_posts(1, range(500))
+        store.get_posts(1, range(2))
+    walked, gathered = (call.args[1] for call in run.call_args_list)
+    assert isinstance(walked, Walk) and gathered is None
+
+
+def test_methods_agree_and_an_unknown_one_is_refused():
+    store = store_with(*(post(i, author=i % 7, age=500 - i) for i in range(300)))
+    answers = {m: got(store, following=range(5), method=m) for m in ("auto", "walk", "gather")}
+    assert answers["auto"] == answers["walk"] == answers["gather"] != []
+    with pytest.raises(ValueError, match="method"):
+        store.get_posts(1, [1], method="fast")
 
 
 def test_a_full_store_rejects_at_once_instead_of_queueing():

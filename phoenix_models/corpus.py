@@ -178,16 +178,30 @@ class CorpusIndex:
         return built
 
     def tune(self, queries: np.ndarray, *, k: int, target_recall: float) -> float:
-        """Smallest power-of-two breadth whose recall@k on ``queries`` meets the target."""
+        """Set the smallest breadth whose recall@k on ``queries`` meets the target.
+
+        Doubles until the target is met, then bisects between the last two sizes (the
+        cost of a search grows about linearly with the breadth). Returns the recall.
+        """
         truth = CorpusIndex(self.corpus, "exact").search(queries, k)[0]
         limit = self.index.nlist if self.method == "ivf" else max(8 * k, 64)
-        breadth = 1 if self.method == "ivf" else k
-        while True:
+
+        def recall_at(breadth: int) -> float:
             self.set_breadth(breadth)
-            recall = _recall(self.search(queries, k)[0], truth)
-            if recall >= target_recall or breadth >= limit:
-                return recall
-            breadth = min(breadth * 2, limit)
+            return _recall(self.search(queries, k)[0], truth)
+
+        low, high = (0, 1) if self.method == "ivf" else (k, k)  # HNSW searches >= k anyway
+        while (recall := recall_at(high)) < target_recall and high < limit:
+            low, high = high, min(high * 2, limit)
+        best = (high, recall)
+        while high - low > max(1, high // 16):  # bisect to ~6 % of the breadth
+            middle = (low + high) // 2
+            if (got := recall_at(middle)) >= target_recall:
+                high, best = middle, (middle, got)
+            else:
+                low = middle
+        self.set_breadth(best[0])
+        return best[1]
 
     def set_breadth(self, breadth: int) -> None:
         self.breadth = breadth
@@ -282,13 +296,15 @@ def _build_faiss(embeddings: np.ndarray, method: str, seed: int) -> Any:
         index.hnsw.efConstruction = 80
         index.add(data)
         return index
-    # IVF: about sqrt(N) lists (a power of two); k-means on up to 64 points per list.
-    nlist = 2 ** round(math.log2(max(math.sqrt(n), 16.0)))
+    # IVF: about 4 sqrt(N) lists (a power of two): at k ~ 1,000 finer lists reach a given
+    # recall with fewer scanned vectors (measured on 1M trained-tower embeddings: 4,096
+    # lists beat 1,024). k-means on 40 points per list, 10 iterations.
+    nlist = 2 ** round(math.log2(max(4.0 * math.sqrt(n), 16.0)))
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
     index.cp.seed = seed
     index.cp.niter = 10
-    index.train(data[rng.choice(n, size=min(n, 64 * nlist), replace=False)])
+    index.train(data[rng.choice(n, size=min(n, 40 * nlist), replace=False)])
     index.add(data)
     return index

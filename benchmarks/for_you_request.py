@@ -6,6 +6,13 @@ authors, ``recipes/for_you.yaml`` with Thunder (up to 1,200 posts) and Phoenix r
 120 ms on the 2-core CPU. Uses the committed demo checkpoints when present, otherwise
 untrained tiny models of the same code path (the script says which).
 
+Between requests (outside the timings) the script waits for the side effects and clears
+the served history: otherwise each request's served posts are filtered from the next, and
+after a few dozen requests only a handful of candidates would be left to rank. After
+building the stores it freezes the garbage collector's view of them (``gc.freeze()``), as
+a serving process should: a full collection would otherwise walk a million post objects
+(half a second) inside some request.
+
     .venv/bin/python benchmarks/for_you_request.py            # full size
     .venv/bin/python benchmarks/for_you_request.py --quick    # 100,000 posts, 20 requests
 """
@@ -14,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import statistics
 import tempfile
 import time
@@ -83,28 +92,39 @@ async def measure(resources: dict, viewer: int, now: float, warmup: int, runs: i
     stages: dict[str, list[float]] = {}
     totals: list[float] = []
     candidates: list[int] = []
+    ranked: list[int] = []
     degraded = 0
-    async with pipeline:
+    async with pipeline:  # warm-up: stores opened, every ranker shape compiled
         for i in range(warmup + runs):
-            # Warm-up requests compile the models for each candidate-count bucket: no deadline.
+            # Without a compiled shape the first requests would compile: no deadline.
             deadline = COMPILE_DEADLINE_MS if i < warmup else None
             query = ForYouQuery(viewer, request_time=now)
             result = await pipeline.execute(query, deadline_ms=deadline)
+            await side_effects_done()
+            resources[USER_STORE].clear_served()
             if i < warmup:
                 continue
             degraded += bool(result.degradations)
             totals.append(result.timings.total_ms)
             candidates.append(len(result.retrieved))
+            ranked.append(len(result.scored))
             for stage, ms in result.timings.stages.items():
                 stages.setdefault(stage, []).append(ms)
     print(
-        f"{runs} requests, {statistics.mean(candidates):.0f} candidates each on average, "
-        f"{degraded} with a degradation"
+        f"{runs} requests, {statistics.mean(candidates):.0f} candidates each on average "
+        f"({statistics.mean(ranked):.0f} ranked), {degraded} with a degradation; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(f"{'stage':<28}{'p50 ms':>10}{'p99 ms':>10}")
     for stage, values in stages.items():
         print(f"{stage:<28}{np.percentile(values, 50):>10.2f}{np.percentile(values, 99):>10.2f}")
     print(f"{'total':<28}{np.percentile(totals, 50):>10.2f}{np.percentile(totals, 99):>10.2f}")
+
+
+async def side_effects_done() -> None:
+    """Wait for every other task on the loop (the pipeline's side effects)."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 def main() -> None:
@@ -119,7 +139,8 @@ def main() -> None:
 
     configure_logging("warning")
     resources, viewer, now = build(n_posts, n_authors, print)
-    asyncio.run(measure(resources, viewer, now, warmup=20, runs=runs))
+    gc.freeze()
+    asyncio.run(measure(resources, viewer, now, warmup=10, runs=runs))
 
 
 if __name__ == "__main__":

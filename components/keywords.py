@@ -24,12 +24,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 _WORD = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=1 << 18)
 def normalize_text(text: str) -> str:
-    """NFKC-normalise and case-fold ``text`` (the form both keywords and posts are matched in)."""
+    """NFKC-normalise and case-fold ``text`` (the form both keywords and posts are matched in).
+
+    Cached: the same posts are candidates for request after request, and normalising is
+    most of the cost of checking one."""
     return unicodedata.normalize("NFKC", text).casefold()
 
 

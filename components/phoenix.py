@@ -42,9 +42,31 @@ def history_items(history: Sequence[Engagement], action_names: Sequence[str], le
     ]
 
 
+PADDED_SIZES = (64, 128, 256, 512, 1024, 2048, 4096)
+"""Candidate counts the ranker is compiled for: a request's candidates are padded up to the
+next one (a multiple of 4096 above, which the ranker scores in blocks of 4096). Padding
+slots are masked and a candidate never attends to another, so scores do not change; a
+coarse set means a handful of compilations at start-up instead of one mid-request for
+every new bucket."""
+
+
+def padded_size(count: int) -> int:
+    """The smallest of :data:`PADDED_SIZES` (or multiple of the largest) >= ``count``."""
+    for size in PADDED_SIZES:
+        if count <= size:
+            return size
+    block = PADDED_SIZES[-1]
+    return -(-count // block) * block
+
+
 class PhoenixRanking:
     """The ranking interface over a ``phoenix_models.Ranker`` (fast path: the viewer's
-    context once, every candidate against it)."""
+    context once, every candidate against it).
+
+    Candidates go to the ranker as arrays built in one pass (no per-candidate objects),
+    padded to :data:`PADDED_SIZES` so that :meth:`warm_up` can compile every shape a
+    request will use.
+    """
 
     def __init__(self, ranker: Any) -> None:
         self.ranker = ranker
@@ -56,6 +78,16 @@ class PhoenixRanking:
             )
         self._names = names
         self._columns = np.array([names.index(a) for a in ACTIONS])
+        self._compiled: set[int] = set()
+
+    def warm_up(self, max_candidates: int = PADDED_SIZES[-1]) -> None:
+        """Compile the ranker for every padded size up to ``max_candidates`` (seconds
+        each on a small CPU; sizes compiled before are skipped)."""
+        largest = padded_size(max_candidates)  # above the largest size: blocks of it
+        todo = [s for s in PADDED_SIZES if s <= largest and s not in self._compiled]
+        if todo:
+            self.ranker.warm_up(candidate_counts=todo)
+            self._compiled.update(todo)
 
     def predict(
         self,
@@ -64,20 +96,46 @@ class PhoenixRanking:
         candidates: Sequence[PostCandidate],
         now: float,
     ) -> np.ndarray:
-        from phoenix_models import CandidatePost
+        from phoenix_models import context_batch
 
-        items = history_items(history, self._names, self.ranker.config.history_seq_len)
-        posts = [
-            CandidatePost(
-                post_id=c.id,
-                author_id=c.author_id,
-                product_surface=HOME_FOR_YOU_SURFACE,
-                age_minutes=None if c.created_at is None else (now - c.created_at) / 60.0,
-            )
-            for c in candidates
-        ]
-        probabilities = self.ranker.score_user(user_id, items, posts)  # [C, A]
-        return np.asarray(probabilities)[:, self._columns]
+        config = self.ranker.config
+        items = history_items(history, self._names, config.history_seq_len)
+        context = self.ranker.encode(context_batch(config, [(user_id, items)]))
+        batch = candidate_arrays(config, candidates, now, padded_size(len(candidates)))
+        probabilities = self.ranker.score_context(context, batch)[0, : len(candidates)]
+        return probabilities[:, self._columns]
+
+
+def candidate_arrays(config: Any, candidates: Sequence[PostCandidate], now: float, slots: int):
+    """``phoenix_models.candidate_batch`` for one viewer's candidates on the For-You
+    surface, built with numpy: the same ids, hashes and post-age buckets (an unknown or
+    future creation time is the "missing" bucket 0), padded to ``slots``."""
+    from phoenix_models import CandidateBatch
+    from phoenix_models.hashing import hash_ids
+
+    count = len(candidates)
+    post_ids = np.zeros((1, slots), np.uint64)
+    author_ids = np.zeros((1, slots), np.uint64)
+    post_ids[0, :count] = [c.id for c in candidates]
+    author_ids[0, :count] = [c.author_id for c in candidates]
+    created = np.array(
+        [np.nan if c.created_at is None else c.created_at for c in candidates], np.float64
+    )
+    age_minutes = (now - created) / 60.0
+    overflow = config.post_age_max_mins // config.post_age_granularity_mins + 1
+    with np.errstate(invalid="ignore"):
+        bucket = np.minimum(age_minutes // config.post_age_granularity_mins + 1, overflow)
+        known = age_minutes >= 0  # False for NaN (unknown) and for the future
+    age = np.zeros((1, slots), np.int32)
+    age[0, :count] = np.where(known, bucket, 0)
+    surface = np.zeros((1, slots), np.int32)
+    surface[0, :count] = HOME_FOR_YOU_SURFACE
+    return CandidateBatch(
+        post_hashes=hash_ids(post_ids, config.item_hash),
+        author_hashes=hash_ids(author_ids, config.author_hash),
+        product_surface=surface,
+        post_age=age,
+    )
 
 
 class PhoenixRetrieval:
@@ -88,6 +146,10 @@ class PhoenixRetrieval:
         self.retriever = retriever
         self.index = index
         self._names = tuple(getattr(retriever.config, "action_names", ACTIONS))
+
+    def warm_up(self) -> None:
+        """Compile the user tower, which the first request would otherwise wait for."""
+        self.retriever.user_embedding(1, [])
 
     def retrieve(
         self,

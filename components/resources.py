@@ -19,10 +19,11 @@ POSTS = "posts"
 AUTHORS = "authors"
 """A mapping author id -> :class:`components.authors.AuthorInfo`."""
 RETRIEVAL = "retrieval"
-"""An object with ``retrieve(user_id, history, k, exclude_ids)`` (see
-:class:`components.phoenix.PhoenixRetrieval`)."""
+"""An object with ``retrieve(user_id, history, k, exclude_ids)``, and optionally
+``warm_up()`` (see :class:`components.phoenix.PhoenixRetrieval`)."""
 RANKER = "ranker"
-"""An object with ``predict(user_id, history, candidates, now)`` -> ``[C, 19]`` array (see
+"""An object with ``predict(user_id, history, candidates, now)`` -> ``[C, 19]`` array, and
+optionally ``warm_up(max_candidates)`` to compile ahead of requests (see
 :class:`components.phoenix.PhoenixRanking`)."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,8 @@ from pipeline import Hydrator, register
 
 _FIELDS = tuple(sorted(CORE_FIELDS - {"video_duration_s", "safety_labels", "ancestors"}))
 CORE_DATA_FIELDS = frozenset({*_FIELDS, "ancestors"})
+_VALUES = attrgetter(*_FIELDS)  # one C call per post instead of one getattr per field
+_UNKNOWN = tuple(False if name == "has_image" else None for name in _FIELDS)
 
 
 @register("core_data_hydrator")
@@ -35,10 +38,11 @@ class CoreDataHydrator(Hydrator[ForYouQuery, PostCandidate]):
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]
     ) -> dict[str, list[Any]]:
         posts = self.catalog.get_many([c.id for c in candidates])
+        rows = [_UNKNOWN if p is None else _VALUES(p) for p in posts]
+        by_field = list(zip(*rows, strict=True)) or [()] * len(_FIELDS)
         columns: dict[str, list[Any]] = {
-            name: [getattr(p, name) if p is not None else None for p in posts] for name in _FIELDS
+            name: list(values) for name, values in zip(_FIELDS, by_field, strict=True)
         }
-        columns["has_image"] = [p is not None and p.has_image for p in posts]
         depth = self.params.max_ancestors
         columns["ancestors"] = [
             self.catalog.ancestors(p, depth) if p is not None and p.is_reply else () for p in posts

@@ -38,6 +38,9 @@ class PhoenixSource(Source[ForYouQuery, PostCandidate]):
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.retrieval = require(resources, RETRIEVAL, self.name)
+        compile_tower = getattr(self.retrieval, "warm_up", None)
+        if compile_tower is not None:
+            compile_tower()
 
     def enable(self, query: ForYouQuery) -> bool:
         return not query.in_network_only

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.models import CORE_FIELDS, IN_NETWORK, ForYouQuery, PostCandidate, core_fields
+from components.models import CORE_FIELDS, IN_NETWORK, ForYouQuery, PostCandidate
 from components.resources import THUNDER, require
 from pipeline import Source, register
 
@@ -41,7 +41,4 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
             videos=self.params.videos,
             max_results=self.params.max_results,
         )
-        return [
-            PostCandidate(post.post_id, post.author_id, IN_NETWORK, **core_fields(post))
-            for post in result.posts
-        ]
+        return [PostCandidate.from_post(post, IN_NETWORK) for post in result.posts]

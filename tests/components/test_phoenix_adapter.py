@@ -1,0 +1,78 @@
+"""The ranking adapter's array path against ``phoenix_models``' own per-candidate path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from components.models import Engagement, PostCandidate
+from components.phoenix import (
+    PADDED_SIZES,
+    PhoenixRanking,
+    candidate_arrays,
+    history_items,
+    padded_size,
+)
+from phoenix_models import CandidatePost, PhoenixConfig, candidate_batch, context_batch
+
+NOW = 1_785_542_400.0
+
+
+def candidates(n: int, seed: int = 0) -> list[PostCandidate]:
+    """Ids up to 2**63, and creation times unknown, in the future, recent and very old."""
+    rng = np.random.default_rng(seed)
+    ages = rng.choice([-600, 0, 59, 60, 3_599, 3_600, 86_400, 288_000, 10**7], n)
+    return [
+        PostCandidate(
+            int(rng.integers(1, 2**63)),
+            int(rng.integers(1, 2**40)),
+            created_at=None if i % 7 == 3 else int(NOW - age),
+        )
+        for i, age in enumerate(ages.tolist())
+    ]
+
+
+def slow_batch(config, cands, slots):
+    """The published way: one ``CandidatePost`` per candidate, then ``candidate_batch``."""
+    posts = [
+        CandidatePost(
+            post_id=c.id,
+            author_id=c.author_id,
+            product_surface=0,
+            age_minutes=None if c.created_at is None else (NOW - c.created_at) / 60.0,
+        )
+        for c in cands
+    ]
+    return candidate_batch(config, [posts], num_slots=slots)
+
+
+@pytest.mark.parametrize("n", [0, 1, 50, 300])
+def test_candidate_arrays_equal_the_per_candidate_batch(n):
+    config = PhoenixConfig.tiny()
+    cands = candidates(n, seed=n)
+    fast = candidate_arrays(config, cands, NOW, padded_size(n))
+    slow = slow_batch(config, cands, padded_size(n))
+    for name, a, b in zip(fast._fields, fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_padded_sizes():
+    sizes = [padded_size(n) for n in (0, 64, 65, 1500, 4096, 4097)]
+    assert sizes == [64, 64, 128, 2048, 4096, 8192]
+    assert all(padded_size(s) == s for s in PADDED_SIZES)
+
+
+def test_predict_equals_the_rankers_own_path_and_padding_changes_nothing():
+    from phoenix_models import PhoenixConfig, Ranker
+
+    ranker = Ranker.init(PhoenixConfig.tiny(), seed=0)
+    adapter = PhoenixRanking(ranker)
+    history = (Engagement(7, 3, int(NOW) - 100, ("favorite", "reply")),)
+    cands = candidates(64, seed=1)  # 64 is a bucket of both paths: one compilation
+    items = history_items(history, adapter._names, ranker.config.history_seq_len)
+    batch = slow_batch(ranker.config, cands, len(cands))
+    context = ranker.encode(context_batch(ranker.config, [(1, items)]))
+    expected = ranker.score_context(context, batch)[0][:, adapter._columns]
+    np.testing.assert_allclose(adapter.predict(1, history, cands, NOW), expected, rtol=1e-6)
+    fewer = adapter.predict(1, history, cands[:40], NOW)  # padded to 64 again
+    np.testing.assert_allclose(fewer, expected[:40], rtol=1e-6)

@@ -28,8 +28,10 @@ Examples:
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -50,6 +52,7 @@ from phoenix_models.batch import (
     pad_rows,
 )
 from phoenix_models.config import PhoenixConfig
+from phoenix_models.errors import InputError
 from phoenix_models.features import (
     CandidateFeatureWeights,
     ContextFeatureWeights,
@@ -77,6 +80,9 @@ from phoenix_models.transformer import (
 RANKER_MODULE = "phoenix_model"
 #: Largest candidate block scored in one jitted call; longer lists are split.
 MAX_CANDIDATE_BLOCK = 4096
+#: Smallest block worth a thread of its own: XLA runs one call's layers on one core, so a
+#: long candidate list is split across ``Ranker.threads`` concurrent calls.
+MIN_THREAD_BLOCK = 512
 SlotMode = Literal["chunked", "sequential"]
 
 
@@ -225,6 +231,7 @@ class Ranker:
 
     config: PhoenixConfig
     params: hk.Params
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     def __post_init__(self) -> None:
         self.params = jax.device_put(self.params)
@@ -279,18 +286,24 @@ class Ranker:
         """
         b, c = np.asarray(candidates.post_hashes).shape[:2]
         rows = context.mask.shape[0]
-        out = []
-        for start in range(0, max(c, 1), MAX_CANDIDATE_BLOCK):
-            block = type(candidates)(
-                *(np.asarray(a)[:, start : start + MAX_CANDIDATE_BLOCK] for a in candidates)
-            )
-            n = block.post_hashes.shape[1]
+        if b > rows:
+            raise InputError(f"candidates for {b} users but a context of {rows} rows")
+        pieces = max(-(-c // MAX_CANDIDATE_BLOCK), min(self.threads, c // MIN_THREAD_BLOCK), 1)
+        step = -(-max(c, 1) // pieces)
+
+        def block(start: int) -> np.ndarray:
+            part = type(candidates)(*(np.asarray(a)[:, start : start + step] for a in candidates))
+            n = part.post_hashes.shape[1]
             size = bucket_size(n)
-            block = pad_rows(pad_rows(block, size, axis=1), rows, axis=0)
+            part = pad_rows(pad_rows(part, size, axis=1), rows, axis=0)
             slot = candidate_slots(first_slot + start + size, slots, self.config)
             slot = np.broadcast_to(slot[first_slot + start :], (rows, size))
-            out.append(np.asarray(self._score(self.params, context, block, slot))[:b, :n])
-        return np.concatenate(out, axis=1)
+            return np.asarray(self._score(self.params, context, part, slot))[:b, :n]
+
+        starts = range(0, max(c, 1), step)
+        if len(starts) == 1:
+            return block(0)
+        return np.concatenate(list(_thread_pool().map(block, starts)), axis=1)
 
     def score(self, batch: PhoenixBatch, *, slots: SlotMode = "chunked") -> np.ndarray:
         """Probabilities [B, C, A] for a batch of users and their candidates (fast path)."""
@@ -313,6 +326,12 @@ class Ranker:
     def network(self) -> RankerNetwork:
         """The pure functions behind this ranker (unjitted)."""
         return ranker_network(self.config)
+
+
+@functools.cache
+def _thread_pool() -> ThreadPoolExecutor:
+    """Threads that run candidate blocks concurrently (JAX releases the GIL while running)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ranker")
 
 
 @functools.cache

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from published_layout import published_config, write_artifacts
 
 from phoenix_models import CheckpointError, PhoenixConfig, Ranker, Retriever
 from phoenix_models.errors import (
@@ -23,6 +22,7 @@ from phoenix_models.errors import (
 )
 from phoenix_models.params import random_params
 from phoenix_models.ranker import ranker_network
+from tests.phoenix_models.published_layout import published_config, write_artifacts
 
 CFG = PhoenixConfig.tiny(position_mode="right_anchored", history_attention="bidirectional")
 QUERY_KEY = "transformer/decoder_layer_1/multi_head_attention/query/w"

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import published_reference as ref
 import pytest
-from published_layout import published_config, write_artifacts
 from typer.testing import CliRunner
 
 from phoenix_models import Corpus, PhoenixConfig, Ranker, Retriever
@@ -19,6 +17,8 @@ from phoenix_models.cli import app
 from phoenix_models.params import random_params
 from phoenix_models.ranker import ranker_network
 from phoenix_models.retrieval import retrieval_network
+from tests.phoenix_models import published_reference as ref
+from tests.phoenix_models.published_layout import published_config, write_artifacts
 
 CFG = PhoenixConfig.tiny()
 SEQUENCE = {

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import published_reference as ref
 import pytest
-from published_layout import published_config, ranker_shapes, retrieval_shapes, write_artifacts
 
 from phoenix_models import CandidatePost, HistoryItem, PhoenixConfig, Ranker, Retriever
 from phoenix_models.ranker import ranker_network
 from phoenix_models.retrieval import retrieval_network
+from tests.phoenix_models import published_reference as ref
+from tests.phoenix_models.published_layout import (
+    published_config,
+    ranker_shapes,
+    retrieval_shapes,
+    write_artifacts,
+)
 
 REFERENCE_PARAMS = Path("/work/shared/reference-checkpoint-params.txt")
 

@@ -14,28 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.bloom import BloomFilter
+from phoenix_models.config import PUBLISHED_ACTIONS
 
-ACTIONS: tuple[str, ...] = (
-    "favorite",
-    "reply",
-    "repost",
-    "photo_expand",
-    "click",
-    "profile_click",
-    "video_quality_view",
-    "share",
-    "share_via_dm",
-    "share_via_copy_link",
-    "dwell",
-    "quote",
-    "quoted_click",
-    "follow_author",
-    "not_interested",
-    "block_author",
-    "mute_author",
-    "report",
-    "dwell_time",
-)
+ACTIONS: tuple[str, ...] = PUBLISHED_ACTIONS
 """The Phoenix ranker's 19 outputs, in the published order (``phoenix_scores[k]``)."""
 
 ACTION_INDEX: dict[str, int] = {name: k for k, name in enumerate(ACTIONS)}

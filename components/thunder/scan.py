@@ -2,11 +2,12 @@
 :mod:`components.thunder.store`), found one of two ways that give the same answer.
 
 * **Walk** (many or active followed authors): rows are appended in time order, so walking
-  the rows newest-first in chunks and keeping those of followed authors (a lookup table by
-  dense author index) meets the viewer's posts in the order the result wants them. The walk
-  stops as soon as ``limit`` eligible posts are found that are newer than anything not yet
-  walked. It reads a few contiguous columns instead of gathering every followed author's
-  timeline from all over the store, which is what made a 1,000-author request slow.
+  the rows newest-first in chunks and keeping those of followed authors (a table look-up
+  on the rows' ``timeline`` column) meets the viewer's posts in the order the result wants
+  them. The walk stops as soon as ``limit`` eligible posts are found that are newer than
+  anything not yet walked. It streams one contiguous column instead of gathering every
+  followed author's timeline from all over the store, which is what made a 1,000-author
+  request slow.
 * **Gather** (few or quiet followed authors, where a walk would cross most of the store):
   the newest ``max_scan_per_author`` entries of each followed author's timelines.
 
@@ -16,8 +17,8 @@ For the walk that rank is exact for every row newer than ``created_max`` of the 
 unwalked row: no unwalked row can be newer (out-of-order inserts included), so such a row
 is *settled*, and only settled rows are returned.
 
-:func:`plan` picks the cheaper way from the followed authors' timeline lengths, and a walk
-that turns out longer than the gather would have been switches to the gather.
+:meth:`Scan.plan` picks the cheaper way from the followed authors' timeline lengths, and a
+walk that turns out longer than the gather would have been switches to the gather.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ from components.thunder.rows import (
 )
 
 ORIGINAL, SECONDARY_KIND, VIDEO = 0, 1, 2
-"""Timeline kinds, the first index of the store's ``lengths`` and ``timelines``."""
+"""Timeline kinds: indices of the store's ``timelines`` and columns of its ``lengths``."""
 
 AUTHORS_PER_BUDGET_CHECK = 128
+"""A gather checks the request's time budget this often (a walk, after every chunk)."""
 MIN_WALK_CHUNK = 16_384
 
 # Cost model (seconds), fitted to benchmarks/thunder.py on the 2-core machine (2M rows):
@@ -131,6 +133,9 @@ class Scan:
         self.caps = caps
         self.kinds = (VIDEO,) if ask.videos else (ORIGINAL, SECONDARY_KIND)
         self.member = IN_VIDEO if ask.videos else IN_PRIMARY
+        # A timeline with at most this many rows at hand reaches no rank or cap limit.
+        caps_of_kinds = (caps.videos,) if ask.videos else (caps.originals, caps.secondary)
+        self.unlimited = min(caps.scan, *caps_of_kinds)
         # [followed authors, kinds]; one cache line per author
         self.lengths = lengths.take(ask.followed_ix, axis=0)[:, self.kinds]
 
@@ -239,9 +244,14 @@ class Scan:
         walked, recs = walked[keep], recs[keep]
         if walked.size == 0:
             return walked, recs
+        group = self.rows.timeline.take(walked)  # video timelines hold originals only
+        same = np.sort(group)
+        ends = np.flatnonzero(same[1:] != same[:-1])
+        if np.diff(ends, prepend=-1, append=walked.size - 1).max() <= self.unlimited:
+            ok = self._passes(recs, recs[:, FLAGS])  # no rank or cap can bind: skip grouping
+            return walked[ok], recs[ok]
         # Group by timeline, each newest first as timelines order it: (created_at, row)
         # descending. Rows are in time order unless some arrived late.
-        group = self.rows.timeline.take(walked)  # video timelines hold originals only
         created = recs[:, CREATED_AT]
         if np.any(created[1:] < created[:-1]):
             order = np.lexsort((-walked, -created, group))
@@ -260,7 +270,7 @@ class Scan:
         caps = self.caps
         flags = recs[:, FLAGS]
         ok = self._passes(recs, flags)
-        if lengths.max() <= min(caps.scan, caps.originals, caps.secondary, caps.videos):
+        if lengths.max() <= self.unlimited:
             return grouped[ok], recs[ok]  # no timeline reaches a limit
         starts = np.cumsum(lengths) - lengths
         rank = np.arange(grouped.size) - np.repeat(starts, lengths)
@@ -306,7 +316,7 @@ class Scan:
         """The ``limit`` newest of ``chosen``, newest first (ties: higher post id first)."""
         limit = self.ask.limit
         created = recs[:, CREATED_AT]
-        if chosen.size > limit:
+        if chosen.size > 2 * limit:  # cheaper to cut first than to sort them all
             cutoff = np.partition(created, chosen.size - limit)[chosen.size - limit]
             keep = created >= cutoff
             chosen, recs, created = chosen[keep], recs[keep], created[keep]

@@ -185,6 +185,7 @@ class ThunderStore:
         )
         rows.append(records, 2 * authors + secondary, batch)
         row_of, waiting, rec = self._row_of, self._waiting, rows.rec
+        created = rec[:, CREATED_AT]
         kinds = np.where(secondary, SECONDARY_KIND, ORIGINAL).tolist()
         in_video = (video & ~secondary).tolist()
         for row, post, author, kind, has_video in zip(
@@ -199,13 +200,13 @@ class ThunderStore:
                     waiting.setdefault(post.in_reply_to_post_id, []).append(row)
                 else:
                     rec[row, PARENT_ROW] = parent
-            self._push(kind, author, row, post.created_at)
+            self._push(kind, author, row, post.created_at, created)
             if has_video:
-                self._push(VIDEO, author, row, post.created_at)
+                self._push(VIDEO, author, row, post.created_at, created)
 
-    def _push(self, kind: int, author: int, row: int, created_at: int) -> None:
+    def _push(self, kind: int, author: int, row: int, created_at: int, created: np.ndarray) -> None:
+        """Add ``row`` to a timeline (``created``: the rows' ``created_at`` column)."""
         timeline = self._timelines[kind][author]
-        created = self._rows.rec[:, CREATED_AT]
         if not timeline or created[timeline[-1]] <= created_at:
             timeline.append(row)
         else:  # an out-of-order event: keep the timeline sorted oldest first

@@ -32,18 +32,18 @@ class AuthorDiversity(Scorer[ForYouQuery, PostCandidate]):
     def score(
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]
     ) -> dict[str, list[float | None]]:
+        weighted = [c.weighted_score for c in candidates]
         order = sorted(
-            (i for i, c in enumerate(candidates) if c.weighted_score is not None),
-            key=lambda i: candidates[i].weighted_score,
+            (i for i, w in enumerate(weighted) if w is not None),
+            key=weighted.__getitem__,
             reverse=True,
         )
+        decay, floor = self.params.decay, self.params.floor
         seen: dict[int, int] = {}
         scores: list[float | None] = [None] * len(candidates)
         for i in order:
-            c = candidates[i]
-            n = seen.get(c.author_id, 0)
-            seen[c.author_id] = n + 1
-            scores[i] = c.weighted_score * diversity_multiplier(
-                n, self.params.decay, self.params.floor
-            )
+            author = candidates[i].author_id
+            n = seen.get(author, 0)
+            seen[author] = n + 1
+            scores[i] = weighted[i] * diversity_multiplier(n, decay, floor)
         return {"score": scores}

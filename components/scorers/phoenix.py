@@ -52,4 +52,4 @@ class PhoenixScorer(Scorer[ForYouQuery, PostCandidate]):
             raise ValueError(
                 f"ranker returned {len(probabilities)} rows for {len(candidates)} candidates"
             )
-        return {"phoenix_scores": [tuple(row) for row in probabilities.tolist()]}
+        return {"phoenix_scores": list(map(tuple, probabilities.tolist()))}

@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from components.keywords import KeywordMatcher
+from components.keywords import KeywordMatcher, normalize_text
 
 
 @pytest.mark.parametrize(
@@ -30,3 +32,13 @@ def test_keyword_matching(keywords, text, muted):
 def test_matcher_without_keywords_is_falsy():
     assert not KeywordMatcher([])
     assert KeywordMatcher(["x"])
+
+
+@given(
+    keywords=st.lists(st.text(alphabet="ab #-\uff41é", max_size=6), max_size=4),
+    text=st.text(alphabet="abAB #-.\uff41\uff22é\u0301", max_size=30),
+)
+def test_the_prefilter_never_changes_an_answer(keywords, text):
+    matcher = KeywordMatcher(keywords)
+    full = bool(matcher) and matcher._pattern.search(normalize_text(text)) is not None
+    assert matcher.matches(text) is (bool(text) and full)

@@ -57,8 +57,8 @@ def test_candidate_arrays_equal_the_per_candidate_batch(n):
 
 
 def test_padded_sizes():
-    sizes = [padded_size(n) for n in (0, 64, 65, 1500, 4096, 4097)]
-    assert sizes == [64, 64, 128, 2048, 4096, 8192]
+    sizes = [padded_size(n) for n in (0, 64, 65, 1500, 1537, 4096, 4097)]
+    assert sizes == [64, 64, 128, 1536, 2048, 4096, 8192]
     assert all(padded_size(s) == s for s in PADDED_SIZES)
 
 

@@ -83,16 +83,16 @@ class Als:
         )
         matrix.sum_duplicates()
         matrix.data[:] = 1.0
-        model = AlternatingLeastSquares(
-            factors=config.factors,
-            regularization=config.regularization,
-            alpha=config.alpha,
-            iterations=config.iterations,
-            num_threads=1,
-            random_state=seed,
-        )
-        # implicit runs slower (and warns) when BLAS spawns threads under its own.
+        # implicit runs slower (and warns, when built) if BLAS spawns threads under its own.
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=config.factors,
+                regularization=config.regularization,
+                alpha=config.alpha,
+                iterations=config.iterations,
+                num_threads=1,
+                random_state=seed,
+            )
             model.fit(matrix, show_progress=False)
         return cls(config, users, np.asarray(model.user_factors), np.asarray(model.item_factors))
 

@@ -32,6 +32,9 @@ def train(
     patience: Annotated[int, typer.Option(min=0, help="Validations without gain to stop.")] = 3,
     temperature: Annotated[float, typer.Option(help="Retrieval softmax temperature.")] = 0.05,
     logq: Annotated[bool, typer.Option(help="Retrieval logQ correction.")] = True,
+    ema_decay: Annotated[
+        float, typer.Option(help="Validate and save a moving average of the weights (0 = off).")
+    ] = 0.99,
     seed: Annotated[int, typer.Option(help="Initialisation and batch order.")] = 0,
     world_seed: Annotated[int, typer.Option(help="Demo world seed.")] = 0,
     model_config: Annotated[
@@ -60,6 +63,7 @@ def train(
             patience=patience,
             temperature=temperature,
             logq_correction=logq,
+            ema_decay=ema_decay,
             seed=seed,
             warmup_steps=min(100, steps // 10),
         )

@@ -8,9 +8,12 @@
 2. our retrieval model, trained on the validation phase with early stopping on validation
    NDCG@10 (or loaded from a checkpoint), ranks the whole catalogue from each user's
    test-phase context;
-3. retrieval followed by ranking: the ranker, trained on the validation phase and
-   early-stopped on validation NDCG@10 of re-ranking retrieval's top K, re-orders the top
-   ``K`` by P(favorite); the rest keeps retrieval's order.
+3. retrieval followed by ranking: the ranker, warm-started from the retrieval model,
+   trained on the validation phase with retrieval's hard negatives and early-stopped on
+   validation NDCG@10 of re-ranking retrieval's top K, re-orders the top ``K``; the rest
+   keeps retrieval's order. Two rows: by P(favorite) alone, and by ``log P(favorite) +
+   w * retrieval cosine`` with ``w`` chosen among :data:`BLEND_WEIGHTS` on the validation
+   targets (the final stage of a feed blends several signals in the same way).
 
 Every row reports HR@10, NDCG@10, Recall@100 and MRR over the test targets with a 95 %
 percentile bootstrap interval (the same resampled users for every method).
@@ -30,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from phoenix_models.baselines import ALS_GRID, Als, MostPopular, tune_als
+from phoenix_models.config import PhoenixConfig
 from phoenix_models.data.demo_world import ACTIONS, DemoWorld, engagement_gate, oracle_probabilities
 from phoenix_models.data.examples import HashedLog, impression_chunks, ranker_batch
 from phoenix_models.data.movielens import (
@@ -53,36 +57,40 @@ from phoenix_models.train_tasks import (
     CorpusHashes,
     MovieLensPhase,
     demo_retrieval_targets,
+    demo_unrankable,
     demo_windows,
     movielens_model_config,
     movielens_ranker_task,
     movielens_retrieval_task,
-    seen_before,
 )
 
 REPORTED = ("HR@10", "NDCG@10", "Recall@100", "MRR")
 RERANK_K = 100
+BLEND_WEIGHTS = (0.0, 5.0, 10.0, 20.0, 40.0)
+"""Weights of retrieval's cosine next to the ranker's log P(favorite), tried on validation."""
 
 
 MOVIELENS_RETRIEVAL = TrainConfig(
     batch_size=256,
     learning_rate=2e-3,
     warmup_steps=50,
-    max_steps=1_500,
+    max_steps=1_000,
     eval_every=100,
     checkpoint_every=100,
-    patience=4,
+    patience=2,
     temperature=0.05,
     logq_correction=True,
+    ema_decay=0.99,
 )
 MOVIELENS_RANKER = TrainConfig(
     batch_size=32,
     learning_rate=2e-3,
     warmup_steps=50,
-    max_steps=1_500,
+    max_steps=800,
     eval_every=100,
     checkpoint_every=100,
-    patience=4,
+    patience=3,
+    ema_decay=0.99,
 )
 
 
@@ -120,7 +128,11 @@ def _positives(data: MovieLens, split: ProtocolSplit) -> tuple[np.ndarray, np.nd
 
 
 def baseline_rows(
-    data: MovieLens, validation: ProtocolSplit, test: ProtocolSplit, seed: int
+    data: MovieLens,
+    validation: ProtocolSplit,
+    test: ProtocolSplit,
+    seed: int,
+    grid: dict[str, tuple] = ALS_GRID,
 ) -> list[dict[str, Any]]:
     """MostPopular and validation-tuned ALS on the test targets."""
     n_items = data.movie_ids.size
@@ -136,7 +148,7 @@ def baseline_rows(
         ranks = _catalogue_ranks(data, validation, als.score(validation.eval_users))
         return float(ranking_metrics(ranks, (10,))["NDCG@10"].mean())
 
-    best, _ = tune_als(validation_ndcg, ALS_GRID)
+    best, _ = tune_als(validation_ndcg, grid)
     als = Als.fit(users, items, n_items, best, seed=seed)
     metrics["ALS"] = ranking_metrics(
         _catalogue_ranks(data, test, als.score(test.eval_users)), (10, 100)
@@ -150,6 +162,77 @@ def baseline_rows(
         },
     ]
     return rows
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StageScores:
+    """Both stages' outputs for one protocol phase."""
+
+    phase: MovieLensPhase
+    retrieval_ranks: np.ndarray  # [E] target rank over the catalogue
+    candidates: np.ndarray  # [E, K] retrieval's top K, best first
+    retrieval: np.ndarray  # [E, K] their cosine scores
+    log_favorite: np.ndarray  # [E, K] ranker log P(favorite)
+
+    def ranks(self, weight: float) -> np.ndarray:
+        """Target ranks when the top K is re-ordered by ``log P(favorite) + w * cosine``."""
+        blend = self.log_favorite + weight * self.retrieval
+        return _reranked_ranks(
+            self.candidates, blend, self.phase.target_index, self.retrieval_ranks
+        )
+
+
+def stage_scores(
+    split: ProtocolSplit,
+    retrieval: tuple[PhoenixConfig, Any],
+    ranker: tuple[PhoenixConfig, Any],
+) -> StageScores:
+    """Retrieval over the catalogue, then the ranker over retrieval's top ``RERANK_K``."""
+    from phoenix_models.ranker import ranker_network
+    from phoenix_models.retrieval import retrieval_network
+
+    (retrieval_cfg, retrieval_params), (ranker_cfg, ranker_params) = retrieval, ranker
+    phase = MovieLensPhase.build(split, retrieval_cfg)
+    scores = phase.retrieval_scores(
+        RetrievalScorer(retrieval_network(retrieval_cfg)), retrieval_params
+    )
+    candidates = top_k_candidates(scores, RERANK_K)
+    ranker_phase = phase if ranker_cfg == retrieval_cfg else MovieLensPhase.build(split, ranker_cfg)
+    favorite = ranker_phase.rerank(
+        RankerScorer(ranker_network(ranker_cfg)), ranker_params, candidates
+    )
+    return StageScores(
+        phase=phase,
+        retrieval_ranks=target_ranks(scores, phase.target_index, phase.excluded),
+        candidates=candidates,
+        retrieval=np.take_along_axis(scores, candidates, axis=1),
+        log_favorite=np.log(np.clip(favorite, 1e-12, 1.0)),
+    )
+
+
+def train_movielens_models(
+    validation: ProtocolSplit, folder: Path, recipe: MovieLensRecipe, seed: int, progress: bool
+) -> tuple[tuple[PhoenixConfig, Any], tuple[PhoenixConfig, Any]]:
+    """Retrieval, then the ranker (warm-started from it), on the validation phase only."""
+    model_cfg = movielens_model_config(**dict(recipe.model_overrides))
+    phase = MovieLensPhase.build(validation, model_cfg)
+    cfg = dataclasses.replace(recipe.retrieval, seed=seed)
+    retrieval = fit(
+        movielens_retrieval_task(phase, cfg), cfg, folder / "retrieval", progress=progress
+    ).params
+    from phoenix_models.retrieval import retrieval_network
+
+    scores = phase.retrieval_scores(RetrievalScorer(retrieval_network(model_cfg)), retrieval)
+    cfg = dataclasses.replace(recipe.ranker, seed=seed)
+    task = movielens_ranker_task(
+        phase,
+        cfg,
+        top_k_candidates(scores, RERANK_K),
+        recipe.rated_per_request,
+        retrieval_params=retrieval,
+    )
+    ranker = fit(task, cfg, folder / "ranker", progress=progress).params
+    return (model_cfg, retrieval), (model_cfg, ranker)
 
 
 def evaluate_movielens(
@@ -168,8 +251,8 @@ def evaluate_movielens(
             instead of training (e.g. one written by an earlier ``save_to``).
         save_to: where to keep the models trained here (default: a temporary folder).
     """
-    from phoenix_models.ranker import Ranker, ranker_network
-    from phoenix_models.retrieval import Retriever, retrieval_network
+    from phoenix_models.ranker import Ranker
+    from phoenix_models.retrieval import Retriever
 
     data = load_movielens()
     validation = protocol_split(data, "validation")
@@ -177,61 +260,37 @@ def evaluate_movielens(
     rows = baseline_rows(data, validation, test, seed) if baselines else []
 
     with tempfile.TemporaryDirectory(prefix="feedmixer-movielens-") as scratch:
-        folder = Path(save_to) if save_to is not None else Path(scratch)
         if checkpoint is not None:
             retriever = Retriever.load(Path(checkpoint) / "retrieval")
             ranker = Ranker.load(Path(checkpoint) / "ranker")
-            retrieval_params, retrieval_cfg = retriever.params, retriever.config
-            ranker_params, ranker_cfg = ranker.params, ranker.config
+            retrieval = (retriever.config, retriever.params)
+            ranking = (ranker.config, ranker.params)
         else:
-            retrieval_cfg = movielens_model_config(**dict(recipe.model_overrides))
-            ranker_cfg = retrieval_cfg
-            val_phase = MovieLensPhase.build(validation, retrieval_cfg)
-            train_cfg = dataclasses.replace(recipe.retrieval, seed=seed)
-            retrieval_params = fit(
-                movielens_retrieval_task(val_phase, train_cfg),
-                train_cfg,
-                folder / "retrieval",
-                progress=progress,
-            ).params
-            scores = val_phase.retrieval_scores(
-                RetrievalScorer(retrieval_network(retrieval_cfg)), retrieval_params
-            )
-            candidates = top_k_candidates(scores, RERANK_K)
-            train_cfg = dataclasses.replace(recipe.ranker, seed=seed)
-            ranker_params = fit(
-                movielens_ranker_task(val_phase, train_cfg, candidates, recipe.rated_per_request),
-                train_cfg,
-                folder / "ranker",
-                progress=progress,
-            ).params
+            folder = Path(save_to) if save_to is not None else Path(scratch)
+            retrieval, ranking = train_movielens_models(validation, folder, recipe, seed, progress)
+        tuned = stage_scores(validation, retrieval, ranking)
+        weight = max(
+            BLEND_WEIGHTS,
+            key=lambda w: float(ranking_metrics(tuned.ranks(w), (10,))["NDCG@10"].mean()),
+        )
+        final = stage_scores(test, retrieval, ranking)
 
-        test_phase = MovieLensPhase.build(test, retrieval_cfg)
-        scores = test_phase.retrieval_scores(
-            RetrievalScorer(retrieval_network(retrieval_cfg)), retrieval_params
-        )
-        retrieval_ranks = target_ranks(scores, test_phase.target_index, test_phase.excluded)
-        candidates = top_k_candidates(scores, RERANK_K)
-        ranker_phase = (
-            test_phase if ranker_cfg == retrieval_cfg else MovieLensPhase.build(test, ranker_cfg)
-        )
-        favorite = ranker_phase.rerank(
-            RankerScorer(ranker_network(ranker_cfg)), ranker_params, candidates
-        )
-        reranked = _reranked_ranks(candidates, favorite, test_phase.target_index, retrieval_ranks)
-
-    rows.append(
+    rows += [
         {
             "method": "Phoenix retrieval",
-            **_summary(ranking_metrics(retrieval_ranks, (10, 100)), seed),
-        }
-    )
-    rows.append(
+            **_summary(ranking_metrics(final.retrieval_ranks, (10, 100)), seed),
+        },
         {
-            "method": f"Phoenix retrieval -> ranking (top {RERANK_K} re-ranked by P(favorite))",
-            **_summary(ranking_metrics(reranked, (10, 100)), seed),
-        }
-    )
+            "method": f"Phoenix retrieval -> ranking (top {RERANK_K} by P(favorite))",
+            **_summary(ranking_metrics(final.ranks(0.0), (10, 100)), seed),
+        },
+        {
+            "method": f"Phoenix retrieval -> ranking (top {RERANK_K} by log P(favorite) + "
+            f"{weight:g} x retrieval cosine, weight tuned on validation)",
+            **_summary(ranking_metrics(final.ranks(weight), (10, 100)), seed),
+            "blend_weight": weight,
+        },
+    ]
     return {
         "protocol": PROTOCOL,
         "split_sha256": split_sha256(test),
@@ -267,7 +326,7 @@ def evaluate_demo(
     ranker: Any | None = None,
     retriever: Any | None = None,
     max_requests: int = 4_000,
-    max_users: int = 1_000,
+    max_users: int = 500,
 ) -> dict[str, Any]:
     """Model metrics on the test window (the last 12 h) next to the oracle's."""
     windows = demo_windows(world)
@@ -318,7 +377,7 @@ def _demo_retrieval(world, windows, retriever, max_users) -> dict[str, Any]:
     hashed = HashedLog.build(log, retriever.config)
     targets = demo_retrieval_targets(windows, windows.test, max_users)
     target_index = world.post_index(log.post_id[targets])
-    excluded = seen_before(log, targets, world.post_index, world.config.n_posts)
+    excluded = demo_unrankable(world, log, targets)
     scorer = RetrievalScorer(retrieval_network(retriever.config))
     corpus = CorpusHashes.demo(world, retriever.config)
     scores = (
@@ -326,17 +385,25 @@ def _demo_retrieval(world, windows, retriever, max_users) -> dict[str, Any]:
         @ corpus.embed(scorer, retriever.params).T
     )
     model = ranking_metrics(target_ranks(scores, target_index, excluded), (10, 100))
-    oracle_scores = np.stack(
+    oracle_ranks = np.concatenate(
         [
-            engagement_gate(
-                world, np.full(world.config.n_posts, log.user_id[t]), world.posts.post_id
+            target_ranks(
+                _oracle_scores(world, log.user_id[targets[a : a + 100]]),
+                target_index[a : a + 100],
+                excluded[a : a + 100],
             )
-            for t in targets
+            for a in range(0, targets.size, 100)
         ]
     )
-    oracle = ranking_metrics(target_ranks(oracle_scores, target_index, excluded), (10, 100))
+    oracle = ranking_metrics(oracle_ranks, (10, 100))
     return {
         "users": int(targets.size),
         "model": {k: round(float(model[k].mean()), 4) for k in REPORTED},
         "oracle": {k: round(float(oracle[k].mean()), 4) for k in REPORTED},
     }
+
+
+def _oracle_scores(world: DemoWorld, user_ids: np.ndarray) -> np.ndarray:
+    """``[U, P]`` the hidden engagement probability of every post for each user."""
+    posts = world.posts.post_id
+    return np.stack([engagement_gate(world, np.full(posts.size, u), posts) for u in user_ids])

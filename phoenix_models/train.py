@@ -11,7 +11,8 @@ The pieces, smallest first:
 * :func:`make_optimizer`: ``optax.chain`` of global-norm clipping and AdamW on a warm-up +
   cosine schedule.
 * :class:`TrainingState` and :func:`make_update`: one jitted
-  ``update(state, batch) -> (state, metrics)``.
+  ``update(state, batch) -> (state, metrics)``, optionally keeping a moving average of
+  the weights (``ema_decay``) that validation and checkpoints use.
 * :func:`fit`: the loop: deterministic batches (a pure function of seed and step, so a
   resumed run sees the same batches), a rich progress bar, evaluation every
   ``eval_every`` steps with early stopping, the best model saved as a checkpoint in our
@@ -74,6 +75,8 @@ class TrainConfig:
         dwell_scale_s: dwell target is ``min(dwell / dwell_scale_s, 1)``.
         action_weights: per-action BCE weights (``PhoenixConfig.action_names`` order);
             ``None`` weighs every action 1. A data set can mask actions it never records.
+        ema_decay: validate and save a moving average of the weights (0 = the raw
+            weights); 0.99 averages over roughly the last 100 steps.
     """
 
     batch_size: int = 64
@@ -91,6 +94,7 @@ class TrainConfig:
     dwell_loss_weight: float = 0.1
     dwell_scale_s: float = 60.0
     action_weights: tuple[float, ...] | None = None
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "max_steps", "eval_every", "checkpoint_every")
@@ -103,6 +107,8 @@ class TrainConfig:
         for name in ("warmup_steps", "patience", "weight_decay", "dwell_loss_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"TrainConfig.ema_decay must lie in [0, 1), got {self.ema_decay}")
         if self.action_weights is not None and min(self.action_weights) < 0:
             raise ValueError("TrainConfig.action_weights must be >= 0")
 
@@ -139,6 +145,11 @@ class TrainingState(NamedTuple):
     params: Any
     opt_state: Any
     step: Any  # int32 scalar
+    ema_params: Any  # exponential moving average of params (== params when disabled)
+
+
+def init_state(params: Any, optimizer: optax.GradientTransformation) -> TrainingState:
+    return TrainingState(params, optimizer.init(params), jnp.zeros((), jnp.int32), params)
 
 
 # ---- losses -----------------------------------------------------------------------------------
@@ -185,6 +196,27 @@ def retrieval_loss(
     return loss, {"loss": loss, "in_batch_accuracy": accuracy}
 
 
+def warm_start(params: Any, donor: Any) -> tuple[Any, list[str]]:
+    """``params`` with every parameter that ``donor`` has under the same name and shape.
+
+    Lets the ranker start from a trained retrieval model: both share the hash tables and
+    the transformer's parameter names, so collaborative embeddings and the context encoder
+    carry over while the ranker-only parts (candidate projection, heads) start fresh.
+    Returns the new params and the names taken from ``donor``.
+    """
+    merged, taken = {}, []
+    for module, values in params.items():
+        merged[module] = {}
+        for name, value in values.items():
+            theirs = donor.get(module, {}).get(name)
+            if theirs is not None and np.shape(theirs) == np.shape(value):
+                merged[module][name] = jnp.asarray(theirs, dtype=value.dtype)
+                taken.append(f"{module}/{name}")
+            else:
+                merged[module][name] = value
+    return merged, taken
+
+
 # ---- optimiser and update ---------------------------------------------------------------------
 
 
@@ -206,16 +238,25 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 def make_update(
     loss_fn: Callable[[Any, Any], tuple[jax.Array, dict[str, jax.Array]]],
     optimizer: optax.GradientTransformation,
+    ema_decay: float = 0.0,
 ) -> Callable[[TrainingState, Any], tuple[TrainingState, dict[str, jax.Array]]]:
-    """The jitted ``update(state, batch) -> (state, metrics)`` for ``loss_fn(params, batch)``."""
+    """The jitted ``update(state, batch) -> (state, metrics)`` for ``loss_fn(params, batch)``.
+
+    With ``ema_decay`` > 0 the state also tracks a moving average of the weights, which
+    validation and checkpoints use: it smooths the step-to-step noise of small-batch
+    training, so early stopping compares models rather than noise.
+    """
 
     @jax.jit
     def update(state: TrainingState, batch: Any) -> tuple[TrainingState, dict[str, jax.Array]]:
         grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        ema = jax.tree_util.tree_map(
+            lambda avg, new: ema_decay * avg + (1.0 - ema_decay) * new, state.ema_params, params
+        )
         metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
-        return TrainingState(params, opt_state, state.step + 1), metrics
+        return TrainingState(params, opt_state, state.step + 1, ema), metrics
 
     return update
 
@@ -230,6 +271,7 @@ def _optimizer_settings(cfg: TrainConfig) -> TrainConfig:
         weight_decay=cfg.weight_decay,
         grad_clip_norm=cfg.grad_clip_norm,
         max_steps=cfg.max_steps,
+        ema_decay=cfg.ema_decay,
     )
 
 
@@ -237,7 +279,7 @@ def _optimizer_settings(cfg: TrainConfig) -> TrainConfig:
 def _compiled_update(loss_fn: Callable, settings: TrainConfig) -> Callable:
     """One jitted update per (loss, optimiser settings): repeated fits (a resume, a grid
     search, the tests) reuse the compiled step instead of tracing it again."""
-    return make_update(loss_fn, make_optimizer(settings))
+    return make_update(loss_fn, make_optimizer(settings), settings.ema_decay)
 
 
 def ranker_loss_fn(
@@ -325,7 +367,7 @@ def fit(
     state_dir = out_dir / STATE_DIR
     optimizer = make_optimizer(cfg)
     params = task.init_params(jax.random.PRNGKey(cfg.seed))
-    state = TrainingState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    state = init_state(params, optimizer)
     meta = {"best_score": -math.inf, "best_step": 0, "stale": 0, "history": []}
     if resume:
         if not (state_dir / "state.npz").exists():
@@ -367,12 +409,14 @@ def fit(
             _save_state(state_dir, state, meta, cfg, task)
     steps_run = int(state.step) - start_step
     seconds = time.perf_counter() - started
-    if task.validate is None or not (out_dir / "config.json").exists():
+    if meta["best_step"] == 0:
         # No validation (or none reached yet, e.g. Ctrl-C early): the latest weights are the
         # best we have, so the folder is always a loadable checkpoint.
-        task.save_model(state.params, out_dir)
+        task.save_model(state.ema_params, out_dir)
         meta["best_step"] = int(state.step)
-    best_params = _best_params(out_dir, state.params)
+        best_params = state.ema_params
+    else:
+        best_params = _best_params(out_dir, state.ema_params)
     examples = steps_run * cfg.batch_size * task.examples_per_row
     return FitResult(
         params=best_params,
@@ -387,13 +431,13 @@ def fit(
 
 
 def _validate(task, cfg, state, meta, out_dir, done, metrics, bar) -> bool:
-    score, val_metrics = task.validate(state.params)
+    score, val_metrics = task.validate(state.ema_params)
     record = {"step": done, "score": float(score), **metrics, **val_metrics}
     meta["history"].append(record)
     if score > meta["best_score"]:
         meta.update(best_score=float(score), best_step=done, stale=0)
-        task.save_model(state.params, out_dir)
-        _save_best_params(out_dir / STATE_DIR, state.params)
+        task.save_model(state.ema_params, out_dir)
+        _save_best_params(out_dir / STATE_DIR, state.ema_params)
     else:
         meta["stale"] += 1
     bar.note(record, meta["best_score"])

@@ -57,6 +57,7 @@ from phoenix_models.train import (
     TrainingTask,
     ranker_loss_fn,
     retrieval_loss_fn,
+    warm_start,
 )
 
 MOVIELENS_ACTIONS = ("click", "dwell", "favorite", "share", "not_interested")
@@ -245,7 +246,7 @@ def demo_retrieval_task(
     targets = demo_retrieval_targets(windows, windows.validation, DEMO_VALIDATION_USERS)
     context = hashed.context(targets)
     target_index = world.post_index(log.post_id[targets])
-    excluded = seen_before(log, targets, world.post_index, world.config.n_posts)
+    excluded = demo_unrankable(world, log, targets)
     scorer = RetrievalScorer(net)
 
     def validate(params: Any) -> tuple[float, dict[str, float]]:
@@ -285,17 +286,16 @@ class CorpusHashes:
         return scorer.items(params, self.post_hashes, self.author_hashes)
 
 
-def seen_before(
-    log: InteractionLog,
-    rows: np.ndarray,
-    index_of: Callable[[np.ndarray], np.ndarray],
-    n_items: int,
-) -> np.ndarray:
-    """``[R, I]`` bool: items the row's user interacted with before that row."""
-    mask = np.zeros((rows.size, n_items), bool)
+def demo_unrankable(world: DemoWorld, log: InteractionLog, rows: np.ndarray) -> np.ndarray:
+    """``[R, P]`` bool: posts not to rank for each target row.
+
+    Those the user already saw before the row, and those not yet created at the row's time
+    (retrieval can only return posts that exist).
+    """
+    mask = world.posts.created_at[None, :] >= log.timestamp[rows][:, None]
     for i, row in enumerate(rows):
         first = np.searchsorted(log.user_id, log.user_id[row])
-        mask[i, index_of(log.post_id[first:row])] = True
+        mask[i, world.post_index(log.post_id[first:row])] = True
     return mask
 
 
@@ -423,26 +423,23 @@ def movielens_retrieval_task(
     )
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class NegativePool:
-    """Per-user lists of hard negatives: catalogue indices of retrieval's top P."""
-
-    user_id: np.ndarray  # [U] ascending
-    items: np.ndarray  # [U, P] catalogue indices
-
-    @classmethod
-    def from_retrieval(
-        cls, phase: MovieLensPhase, scorer: RetrievalScorer, params: Any, size: int
-    ) -> NegativePool:
-        """Top ``size`` unrated movies of every user, from their latest context."""
-        log = phase.hashed.log
-        users = np.unique(log.user_id)
-        corpus = phase.corpus.embed(scorer, params)
-        scores = scorer.users(params, phase.hashed.context_at_end(users)) @ corpus.T
-        rows = np.searchsorted(users, log.user_id)
-        scores[rows, phase.split.data.movie_index(log.post_id)] = -np.inf
-        top = np.argpartition(-scores, size - 1, axis=1)[:, :size]
-        return cls(users, top)
+def retrieval_top_k(
+    hashed: HashedLog,
+    corpus: CorpusHashes,
+    scorer: RetrievalScorer,
+    params: Any,
+    context_rows: np.ndarray,
+    k: int,
+    block: int = 1_024,
+) -> np.ndarray:
+    """``[R, k]`` catalogue indices of retrieval's top k for the context before each row."""
+    items = corpus.embed(scorer, params)
+    out = np.empty((context_rows.size, k), np.int64)
+    for start in range(0, context_rows.size, block):
+        rows = context_rows[start : start + block]
+        scores = scorer.users(params, hashed.context(rows)) @ items.T
+        out[start : start + rows.size] = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return out
 
 
 def movielens_ranker_task(
@@ -450,14 +447,18 @@ def movielens_ranker_task(
     cfg: TrainConfig,
     validation_candidates: np.ndarray | None,
     rated_per_request: int = 8,
-    pool: NegativePool | None = None,
+    retrieval_params: Any | None = None,
+    pool_size: int = 50,
 ) -> TrainingTask:
-    """The ranker on requests of rated movies padded with sampled unrated ones.
+    """The ranker on requests of rated movies padded with movies the user never rated.
 
     Each request holds ``rated_per_request`` consecutive ratings of a user (labelled by the
     rating -> action mapping) and ``candidate_seq_len - rated_per_request`` movies the user
-    never rated, labelled "no action": drawn by popularity ** 0.75, or, with a ``pool``,
-    half of them from the user's hard negatives (what re-ranking will be asked to order).
+    never rated, labelled "no action". Without a retrieval model they are drawn by
+    popularity ** 0.75. With ``retrieval_params`` (a retrieval model of the same config),
+    half of them are drawn from retrieval's top ``pool_size`` for the request's own
+    context, which is what re-ranking is asked to order, and every parameter the two models
+    share starts from the retrieval model (:func:`~phoenix_models.train.warm_start`).
     With ``validation_candidates`` ([E, K] catalogue indices, e.g. retrieval's top K), the
     validation score is NDCG@10 after re-ranking them by P(favorite).
     """
@@ -477,17 +478,21 @@ def movielens_ranker_task(
     indices = _epoch_batches(len(chunks.context_row), cfg.batch_size, cfg.seed)
     loss_fn = ranker_loss_fn(net, model_cfg, cfg, movielens_action_mask(model_cfg))
     scorer = RankerScorer(net)
-
+    pool = None
+    if retrieval_params is not None:
+        retrieval = RetrievalScorer(retrieval_network(model_cfg))
+        pool = retrieval_top_k(
+            phase.hashed, phase.corpus, retrieval, retrieval_params, chunks.context_row, pool_size
+        )
     hard = negatives // 2 if pool is not None else 0
 
     def batch(step: int) -> RankerTrainBatch:
         rng = np.random.default_rng([cfg.seed, step, 1])
-        requests = chunks.take(indices(step))
-        m = requests.context_row.size
-        pick = popularity_picks(catalogue, m, negatives - hard, rng)
+        chosen = indices(step)
+        requests = chunks.take(chosen)
+        pick = popularity_picks(catalogue, chosen.size, negatives - hard, rng)
         if pool is not None:
-            pool_row = np.searchsorted(pool.user_id, log.user_id[requests.context_row])
-            pick = np.concatenate([pool_picks(pool.items, pool_row, hard, rng), pick], axis=1)
+            pick = np.concatenate([pool_picks(pool, chosen, hard, rng), pick], axis=1)
         examples = with_sampled_negatives(requests, log, catalogue, pick)
         return _ranker_train_batch(phase.hashed, examples)
 
@@ -497,10 +502,14 @@ def movielens_ranker_task(
         m = ranking_metrics(ranks, ks=(10,))
         return float(m["NDCG@10"].mean()), {k: float(v.mean()) for k, v in m.items()}
 
+    def init(key: Any) -> Any:
+        params = net.init(key)
+        return params if retrieval_params is None else warm_start(params, retrieval_params)[0]
+
     return TrainingTask(
         kind="ranker",
         model_config=model_cfg,
-        init_params=net.init,
+        init_params=init,
         loss_fn=loss_fn,
         batch=batch,
         validate=None if validation_candidates is None else validate,

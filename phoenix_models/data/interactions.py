@@ -143,7 +143,9 @@ def demo_world_log(world: DemoWorld) -> InteractionLog:
 
 
 def movielens_log(data: MovieLens, ratings: Ratings) -> InteractionLog:
-    """Ratings as interactions: actions from :func:`rating_actions`, dwell = rating / 5.
+    """Ratings as interactions: actions from :func:`rating_actions`, dwell = 12 s x rating.
+
+    The dwell proxy makes the continuous target (dwell / 60 s) equal to rating / 5.
 
     Ratings are already sorted by (user, timestamp, movieId) and the sort here is stable,
     so the protocol's order is kept.
@@ -154,5 +156,5 @@ def movielens_log(data: MovieLens, ratings: Ratings) -> InteractionLog:
         author_id=data.movie_author[data.movie_index(ratings.movie_id)],
         timestamp=ratings.timestamp,
         actions=rating_actions(ratings.rating),
-        dwell_s=ratings.rating / 5.0,
+        dwell_s=ratings.rating * 12.0,
     )

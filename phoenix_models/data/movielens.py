@@ -7,7 +7,8 @@ about 900 signatures it is neither one catch-all bucket nor one id per movie.
 
 Ratings become Phoenix actions (:func:`rating_actions`): every rating is a ``click``; a
 rating >= 3.0 is a ``dwell``; >= 4.0 (a *positive*) a ``favorite``; 5.0 a ``share``; <= 2.0
-a ``not_interested``. The continuous dwell target is ``rating / 5``.
+a ``not_interested``. The continuous dwell target is ``rating / 5`` (see
+:func:`~phoenix_models.data.interactions.movielens_log`).
 
 The protocol (:func:`protocol_split`), identical for every method:
 

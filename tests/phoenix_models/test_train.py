@@ -15,12 +15,13 @@ from phoenix_models.retrieval import Retriever, retrieval_network
 from phoenix_models.train import (
     STATE_DIR,
     TrainConfig,
-    TrainingState,
     fit,
+    init_state,
     make_optimizer,
     make_update,
     ranker_loss,
     retrieval_loss,
+    warm_start,
 )
 from phoenix_models.train_tasks import demo_ranker_task, demo_retrieval_task
 
@@ -91,7 +92,7 @@ def test_update_lowers_the_loss_on_a_fixed_batch(ranker_task):
     cfg = dataclasses.replace(FAST, learning_rate=1e-2, warmup_steps=0, max_steps=20)
     optimizer = make_optimizer(cfg)
     params = ranker_task.init_params(jax.random.PRNGKey(0))
-    state = TrainingState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    state = init_state(params, optimizer)
     update = make_update(ranker_task.loss_fn, optimizer)
     batch = ranker_task.batch(0)
     first = float(ranker_task.loss_fn(params, batch)[0])
@@ -99,6 +100,22 @@ def test_update_lowers_the_loss_on_a_fixed_batch(ranker_task):
         state, metrics = update(state, batch)
     assert int(state.step) == 15 and np.isfinite(float(metrics["grad_norm"]))
     assert float(ranker_task.loss_fn(state.params, batch)[0]) < first
+
+
+def test_update_tracks_a_moving_average_of_the_weights(ranker_task):
+    optimizer = make_optimizer(FAST)
+    state = init_state(ranker_task.init_params(jax.random.PRNGKey(0)), optimizer)
+    update = make_update(ranker_task.loss_fn, optimizer, ema_decay=0.5)
+    expected = state.params
+    for step in range(3):
+        state, _ = update(state, ranker_task.batch(step))
+        expected = jax.tree_util.tree_map(lambda a, p: 0.5 * a + 0.5 * p, expected, state.params)
+    for got, want in zip(
+        jax.tree_util.tree_leaves(state.ema_params),
+        jax.tree_util.tree_leaves(expected),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-7)
 
 
 def test_fit_writes_a_loadable_checkpoint_and_a_resumable_state(ranker_task, tmp_path):
@@ -172,6 +189,27 @@ def test_fit_refuses_to_overwrite_or_resume_nothing(ranker_task, tmp_path):
         )
 
 
+def test_warm_start_takes_only_parameters_with_the_same_name_and_shape():
+    params = {"a": {"w": np.zeros((2, 2)), "b": np.zeros(3)}, "c": {"w": np.zeros(1)}}
+    donor = {"a": {"w": np.ones((2, 2)), "b": np.ones(4)}, "d": {"w": np.ones(1)}}
+    merged, taken = warm_start(params, donor)
+    assert taken == ["a/w"]
+    assert float(merged["a"]["w"].sum()) == 4.0 and float(merged["a"]["b"].sum()) == 0.0
+
+
+def test_a_ranker_warm_started_from_retrieval_shares_tables_and_transformer():
+    ranker = ranker_network(MODEL).init(jax.random.PRNGKey(0))
+    retrieval = retrieval_network(MODEL).init(jax.random.PRNGKey(1))
+    merged, taken = warm_start(ranker, retrieval)
+    assert "hash_embeddings/item_embeddings" in taken
+    assert any(name.startswith("transformer/") for name in taken)
+    assert "phoenix_model/unembeddings" not in taken
+    np.testing.assert_array_equal(
+        merged["hash_embeddings"]["user_embeddings"],
+        retrieval["hash_embeddings"]["user_embeddings"],
+    )
+
+
 @pytest.mark.parametrize(
     ("override", "match"),
     [
@@ -179,6 +217,7 @@ def test_fit_refuses_to_overwrite_or_resume_nothing(ranker_task, tmp_path):
         ({"temperature": 0.0}, "temperature must be > 0"),
         ({"patience": -1}, "patience must be >= 0"),
         ({"action_weights": (1.0, -1.0)}, "action_weights must be >= 0"),
+        ({"ema_decay": 1.0}, r"ema_decay must lie in \[0, 1\)"),
     ],
 )
 def test_train_config_rejects_bad_values(override, match):

@@ -1,0 +1,104 @@
+"""Evaluation helpers, baselines on a toy protocol, the demo report, and the CLI surface."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from phoenix_models.cli import app
+from phoenix_models.config import PhoenixConfig
+from phoenix_models.data.demo_world import DemoWorldConfig, generate_demo_world
+from phoenix_models.data.movielens import movielens_from_frame, protocol_split
+from phoenix_models.evaluate import (
+    REPORTED,
+    _reranked_ranks,
+    baseline_rows,
+    evaluate_demo,
+    top_k_candidates,
+)
+from phoenix_models.ranker import Ranker
+from phoenix_models.retrieval import Retriever
+
+TINY = PhoenixConfig.tiny(position_mode="right_anchored")
+
+
+def test_top_k_is_best_first_with_ties_in_item_order():
+    scores = np.array([[0.1, 0.9, 0.5, 0.9, -np.inf]])
+    assert top_k_candidates(scores, 3).tolist() == [[1, 3, 2]]
+
+
+def test_reranking_reorders_the_top_k_and_keeps_retrieval_rank_outside_it():
+    candidates = np.array([[4, 7, 9], [1, 2, 3]])
+    ranker_scores = np.array([[0.1, 0.2, 0.9], [0.5, 0.4, 0.3]])
+    ranks = _reranked_ranks(candidates, ranker_scores, np.array([9, 8]), np.array([2, 41]))
+    assert ranks.tolist() == [0, 41]
+
+
+def test_baselines_on_a_toy_protocol_report_every_metric_with_an_interval():
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(1, 31):
+        movies = rng.choice(40, size=12, replace=False) + 1
+        for t, movie in enumerate(movies):
+            rows.append((user, int(movie), float(rng.choice([2.0, 4.0, 5.0])), t))
+    frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    frame["genres"] = "Drama"
+    data = movielens_from_frame(frame)
+    validation, test = protocol_split(data, "validation"), protocol_split(data, "test")
+    out = baseline_rows(data, validation, test, seed=0, grid={"factors": (4,)})
+    assert [r["method"].split()[0] for r in out] == ["MostPopular", "ALS"]
+    for row in out:
+        for name in REPORTED:
+            low, high = row["ci95"][name]
+            assert 0.0 <= low <= row[name] <= high <= 1.0
+
+
+@pytest.fixture(scope="module")
+def small_world():
+    return generate_demo_world(
+        DemoWorldConfig(n_users=60, n_authors=30, n_posts=500, n_impressions=6_000, seed=2)
+    )
+
+
+def test_demo_report_puts_the_oracle_next_to_the_model(small_world):
+    report = evaluate_demo(
+        small_world, Ranker.init(TINY, seed=0), Retriever.init(TINY, seed=0), max_users=20
+    )
+    favorite = report["ranker"]["actions"]["favorite"]
+    assert favorite["oracle_auc"] > 0.6 and 0.0 <= favorite["auc"] <= 1.0
+    assert set(report["retrieval"]["model"]) == set(REPORTED)
+    assert report["retrieval"]["oracle"]["Recall@100"] >= 0.0
+
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["train", "--dataset", "imdb"], "--dataset must be one of demo, movielens"),
+        (["train", "--model", "gbdt"], "--model must be one of ranker, retrieval"),
+        (["eval", "--dataset", "demo"], "--dataset demo needs --checkpoint"),
+        (["train", "--model-config", "/nonexistent.json"], "cannot read /nonexistent.json"),
+    ],
+)
+def test_cli_rejects_bad_arguments_with_one_line(args, match):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert match in result.output
+
+
+def test_cli_trains_a_demo_ranker_checkpoint(tmp_path):
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    out = tmp_path / "ranker"
+    args = ["train", "--dataset", "demo", "--model", "ranker", "--out", str(out), "--steps", "2"]
+    args += ["--eval-every", "2", "--batch-size", "4", "--model-config", str(config)]
+    result = runner.invoke(app, [*args, "--no-progress", "--no-keep-state"])
+    assert result.exit_code == 0, result.output
+    assert "done: 2 steps" in result.output
+    assert Ranker.load(out).config == TINY
+    assert not (out / "training").exists()
+    assert json.loads((out / "config.json").read_text())["kind"] == "ranker"

@@ -140,12 +140,19 @@ def candidate_arrays(config: Any, candidates: Sequence[PostCandidate], now: floa
 
 class PhoenixRetrieval:
     """The retrieval interface over a ``phoenix_models.Retriever`` (user tower) and a
-    ``phoenix_models.CorpusIndex`` (precomputed candidate-tower embeddings)."""
+    ``phoenix_models.CorpusIndex`` (precomputed candidate-tower embeddings).
+
+    Authors of the retrieved posts come from a post-id-sorted copy of the corpus made here
+    once (``CorpusIndex.author_ids_of`` re-sorts a million ids on every call).
+    """
 
     def __init__(self, retriever: Any, index: Any) -> None:
         self.retriever = retriever
         self.index = index
         self._names = tuple(getattr(retriever.config, "action_names", ACTIONS))
+        order = np.argsort(index.corpus.post_ids, kind="stable")
+        self._sorted_ids = index.corpus.post_ids[order]
+        self._sorted_authors = index.corpus.author_ids[order]
 
     def warm_up(self) -> None:
         """Compile the user tower, which the first request would otherwise wait for."""
@@ -163,5 +170,12 @@ class PhoenixRetrieval:
         ids, scores = self.index.search(embedding, k, exclude_ids=exclude_ids)
         valid = ids >= 0
         ids, scores = ids[valid], scores[valid]
-        authors = self.index.author_ids_of(ids)
-        return list(zip(ids.tolist(), authors.tolist(), scores.tolist(), strict=True))
+        return list(
+            zip(ids.tolist(), self.author_ids_of(ids).tolist(), scores.tolist(), strict=True)
+        )
+
+    def author_ids_of(self, post_ids: np.ndarray) -> np.ndarray:
+        """The author of each post id (ids must be in the corpus), as the index answers."""
+        sorted_ids = self._sorted_ids
+        at = np.searchsorted(sorted_ids, post_ids.astype(sorted_ids.dtype))
+        return self._sorted_authors[np.clip(at, 0, sorted_ids.size - 1)]

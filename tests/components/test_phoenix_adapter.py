@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from components.models import Engagement, PostCandidate
 from components.phoenix import (
     PADDED_SIZES,
     PhoenixRanking,
+    PhoenixRetrieval,
     candidate_arrays,
     history_items,
     padded_size,
@@ -76,3 +79,15 @@ def test_predict_equals_the_rankers_own_path_and_padding_changes_nothing():
     np.testing.assert_allclose(adapter.predict(1, history, cands, NOW), expected, rtol=1e-6)
     fewer = adapter.predict(1, history, cands[:40], NOW)  # padded to 64 again
     np.testing.assert_allclose(fewer, expected[:40], rtol=1e-6)
+
+
+def test_retrieval_authors_equal_the_index_answer():
+    from phoenix_models import Corpus, CorpusIndex
+
+    rng = np.random.default_rng(3)
+    post_ids = rng.integers(1, 500, 400)  # duplicates included
+    corpus = Corpus(rng.random((400, 4), np.float32), post_ids, rng.integers(1, 50, 400))
+    index = CorpusIndex(corpus, "exact")
+    retrieval = PhoenixRetrieval(SimpleNamespace(config=SimpleNamespace()), index)
+    asked = rng.choice(post_ids, 100)
+    np.testing.assert_array_equal(retrieval.author_ids_of(asked), index.author_ids_of(asked))

@@ -167,7 +167,8 @@ def build_resources(
         key = hashlib.sha256(
             f"{world_key(world)}{retriever.config!r}{checkpoint}".encode()
         ).hexdigest()[:16]
-        resources[keys.RANKER] = PhoenixRanking(ranker)
+        # One request per run: compile the shapes it uses, not every size up front.
+        resources[keys.RANKER] = PhoenixRanking(ranker, warm_up_candidates=0)
         resources[keys.RETRIEVAL] = build_retrieval(retriever, world, paths.corpus(key), say)
         resources["models_trained"] = checkpoint is not None
     return resources

@@ -65,11 +65,14 @@ class PhoenixRanking:
 
     Candidates go to the ranker as arrays built in one pass (no per-candidate objects),
     padded to :data:`PADDED_SIZES` so that :meth:`warm_up` can compile every shape a
-    request will use.
+    request will use. ``warm_up_candidates`` is the largest count compiled ahead: a
+    long-running service wants them all; a one-shot command (``feedmixer demo``) passes 0
+    and compiles only what its request uses, on first use.
     """
 
-    def __init__(self, ranker: Any) -> None:
+    def __init__(self, ranker: Any, warm_up_candidates: int = 2048) -> None:
         self.ranker = ranker
+        self.warm_up_candidates = warm_up_candidates
         names = tuple(getattr(ranker.config, "action_names", ACTIONS))
         missing = [a for a in ACTIONS if a not in names]
         if missing:
@@ -80,10 +83,12 @@ class PhoenixRanking:
         self._columns = np.array([names.index(a) for a in ACTIONS])
         self._compiled: set[int] = set()
 
-    def warm_up(self, max_candidates: int = PADDED_SIZES[-1]) -> None:
-        """Compile the ranker for every padded size up to ``max_candidates`` (seconds
+    def warm_up(self) -> None:
+        """Compile the ranker for every padded size up to ``warm_up_candidates`` (seconds
         each on a small CPU; sizes compiled before are skipped)."""
-        largest = padded_size(max_candidates)  # above the largest size: blocks of it
+        if self.warm_up_candidates <= 0:
+            return
+        largest = padded_size(self.warm_up_candidates)  # above the largest: blocks of it
         todo = [s for s in PADDED_SIZES if s <= largest and s not in self._compiled]
         if todo:
             self.ranker.warm_up(candidate_counts=todo)

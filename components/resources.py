@@ -23,7 +23,7 @@ RETRIEVAL = "retrieval"
 ``warm_up()`` (see :class:`components.phoenix.PhoenixRetrieval`)."""
 RANKER = "ranker"
 """An object with ``predict(user_id, history, candidates, now)`` -> ``[C, 19]`` array, and
-optionally ``warm_up(max_candidates)`` to compile ahead of requests (see
+optionally ``warm_up()`` to compile ahead of requests (see
 :class:`components.phoenix.PhoenixRanking`)."""
 
 

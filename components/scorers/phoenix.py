@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from components.models import ForYouQuery, PostCandidate
 from components.resources import RANKER, require
 from pipeline import Scorer, register
@@ -18,16 +16,10 @@ class PhoenixScorer(Scorer[ForYouQuery, PostCandidate]):
     once) and writes the 19 probabilities, in :data:`~components.models.ACTIONS` order, to
     ``phoenix_scores``.
 
-    At warm-up a ranker that can (``warm_up(max_candidates)``, as
-    :class:`~components.phoenix.PhoenixRanking`) compiles every candidate count up to
-    ``warm_up_candidates``, so no request waits seconds for a compilation.
+    At warm-up a ranker that can (``warm_up()``, as
+    :class:`~components.phoenix.PhoenixRanking`) compiles the candidate counts requests
+    will use, so no request waits seconds for a compilation.
     """
-
-    class Params(BaseModel):
-        model_config = ConfigDict(frozen=True, extra="forbid")
-        warm_up_candidates: int = Field(
-            2048, ge=1, description="compile the ranker for up to this many candidates at start"
-        )
 
     query_reads = {"engagement_history"}
     reads = {"created_at"}
@@ -38,7 +30,7 @@ class PhoenixScorer(Scorer[ForYouQuery, PostCandidate]):
         self.ranker = require(resources, RANKER, self.name)
         compile_shapes = getattr(self.ranker, "warm_up", None)
         if compile_shapes is not None:
-            compile_shapes(self.params.warm_up_candidates)
+            compile_shapes()
 
     def score(
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]

@@ -32,3 +32,12 @@ async def test_phoenix_scores_are_written_per_candidate_in_action_order(make_que
 async def test_missing_ranker_resource_names_the_key(make_query, make_candidate):
     with pytest.raises(LookupError, match=r"needs resources\['ranker'\]"):
         await run_component(PhoenixScorer(), make_query(), [make_candidate(1)])
+
+
+async def test_warm_up_asks_a_ranker_that_can_to_compile_ahead(make_query, make_candidate):
+    ranker = FakeRanker()
+    ranker.warm_up = lambda: ranker.calls.append("warm_up")
+    await run_component(
+        PhoenixScorer(), make_query(), [make_candidate(1)], resources={"ranker": ranker}
+    )
+    assert ranker.calls[0] == "warm_up"

@@ -41,6 +41,13 @@ def train(
         Path | None,
         typer.Option(help="PhoenixConfig JSON to train instead of the data set's preset."),
     ] = None,
+    holdout: Annotated[
+        bool,
+        typer.Option(
+            help="Demo world: hold out the last 24 h (validation, test). --no-holdout trains "
+            "on everything, for a checkpoint that serves the demo world."
+        ),
+    ] = True,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
     keep_state: Annotated[
         bool, typer.Option(help="Keep the resumable training state next to the model.")
@@ -70,7 +77,7 @@ def train(
         model_cfg = (
             PhoenixConfig.from_json(_read_text(model_config)) if model_config is not None else None
         )
-        task = _task(dataset, model, cfg, model_cfg, world_seed)
+        task = _task(dataset, model, cfg, model_cfg, world_seed, holdout)
         result = fit(task, cfg, out, resume=resume, progress=progress)
         if not keep_state:
             remove_training_state(out)
@@ -156,7 +163,9 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _task(dataset: str, model: str, cfg: Any, model_cfg: Any, world_seed: int) -> Any:
+def _task(
+    dataset: str, model: str, cfg: Any, model_cfg: Any, world_seed: int, holdout: bool
+) -> Any:
     from phoenix_models import train_tasks as tasks
 
     if dataset == "demo":
@@ -165,7 +174,7 @@ def _task(dataset: str, model: str, cfg: Any, model_cfg: Any, world_seed: int) -
         world = generate_demo_world(DemoWorldConfig(seed=world_seed))
         model_cfg = model_cfg or tasks.demo_model_config()
         build = tasks.demo_ranker_task if model == "ranker" else tasks.demo_retrieval_task
-        return build(world, model_cfg, cfg)
+        return build(world, model_cfg, cfg, holdout=holdout)
 
     from phoenix_models.data.movielens import load_movielens, protocol_split
     from phoenix_models.evaluate import MovieLensRecipe, top_k_candidates

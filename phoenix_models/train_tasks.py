@@ -179,12 +179,20 @@ def demo_windows(world: DemoWorld) -> DemoWindows:
     )
 
 
-def demo_ranker_task(world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig) -> TrainingTask:
-    """The ranker on feed requests of ``candidate_seq_len`` consecutive impressions."""
+def demo_ranker_task(
+    world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig, holdout: bool = True
+) -> TrainingTask:
+    """The ranker on feed requests of ``candidate_seq_len`` consecutive impressions.
+
+    ``holdout=False`` trains on every impression up to ``now`` (a model to serve the demo
+    world with, whose posts then all have trained embeddings) for a fixed number of steps,
+    without validation: choose the step count with a ``holdout=True`` run.
+    """
     windows = demo_windows(world)
     hashed = HashedLog.build(windows.log, model_cfg)
     slots = model_cfg.candidate_seq_len
-    train = impression_chunks(windows.log, windows.train, slots)
+    rows = windows.train if holdout else np.arange(len(windows.log))
+    train = impression_chunks(windows.log, rows, slots)
     validation = impression_chunks(windows.log, windows.validation, slots)
     validation = validation.take(np.arange(min(DEMO_VALIDATION_REQUESTS, len(validation[0]))))
     net = ranker_network(model_cfg)
@@ -208,7 +216,7 @@ def demo_ranker_task(world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfi
         init_params=net.init,
         loss_fn=loss_fn,
         batch=lambda step: _ranker_train_batch(hashed, train.take(indices(step))),
-        validate=validate,
+        validate=validate if holdout else None,
         save_model=_saver("ranker", model_cfg),
         description=f"demo world seed={world.config.seed}, {len(train.context_row)} requests",
         examples_per_row=slots,
@@ -227,13 +235,18 @@ def demo_retrieval_targets(
 
 
 def demo_retrieval_task(
-    world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig
+    world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig, holdout: bool = True
 ) -> TrainingTask:
-    """Retrieval on (context, next positively engaged post) pairs, whole corpus validation."""
+    """Retrieval on (context, next positively engaged post) pairs, whole corpus validation.
+
+    ``holdout=False`` trains on every impression up to ``now`` without validation, as for
+    the ranker.
+    """
     windows = demo_windows(world)
     log = windows.log
     hashed = HashedLog.build(log, model_cfg)
-    positives = windows.train[log.positive(POSITIVE_ACTIONS)[windows.train]]
+    rows = windows.train if holdout else np.arange(len(log))
+    positives = rows[log.positive(POSITIVE_ACTIONS)[rows]]
     net = retrieval_network(model_cfg)
     indices = _epoch_batches(positives.size, cfg.batch_size, cfg.seed)
     log_q = _log_q(log, positives, cfg.logq_correction)
@@ -260,7 +273,7 @@ def demo_retrieval_task(
         init_params=net.init,
         loss_fn=retrieval_loss_fn(net, cfg),
         batch=batch,
-        validate=validate,
+        validate=validate if holdout else None,
         save_model=_saver("retrieval", model_cfg),
         description=f"demo world seed={world.config.seed}, {positives.size} positives",
     )

@@ -7,8 +7,12 @@ batch from the log (what a real run does), and the median of ``--repeats`` is re
 An "example" is one candidate for the ranker (a request of ``candidate_seq_len``
 impressions counts as that many) and one positive for retrieval.
 
-    .venv/bin/python benchmarks/training_throughput.py            # 3 x 50 steps per model
-    .venv/bin/python benchmarks/training_throughput.py --quick    # 3 x 10 steps
+The baseline, measured in the same run and interleaved with it, is the jitted update alone
+on one batch built beforehand: the ratio says how much of a real step the input pipeline
+(hashing, gathering the log rows) costs.
+
+    .venv/bin/python benchmarks/training_throughput.py            # 5 x 50 steps per model
+    .venv/bin/python benchmarks/training_throughput.py --quick    # 5 x 10 steps
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ def measure(task, cfg: TrainConfig, steps: int, repeats: int, per_example: int) 
     params = task.init_params(jax.random.PRNGKey(0))
     state = init_state(params, optimizer)
     update = make_update(task.loss_fn, optimizer)
+    fixed = task.batch(0)
     started = time.perf_counter()
-    state, metrics = update(state, task.batch(0))
+    state, metrics = update(state, fixed)
     jax.block_until_ready(metrics)
     compile_s = time.perf_counter() - started
-    rates = []
+    examples = steps * cfg.batch_size * per_example
+    full, update_only = [], []
     step = 1
     for _ in range(repeats):
         started = time.perf_counter()
@@ -42,10 +48,18 @@ def measure(task, cfg: TrainConfig, steps: int, repeats: int, per_example: int) 
             state, metrics = update(state, task.batch(step))
             step += 1
         jax.block_until_ready(metrics)
-        rates.append(steps * cfg.batch_size * per_example / (time.perf_counter() - started))
+        full.append(examples / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for _ in range(steps):
+            state, metrics = update(state, fixed)
+        jax.block_until_ready(metrics)
+        update_only.append(examples / (time.perf_counter() - started))
+    rate, baseline = statistics.median(full), statistics.median(update_only)
     return {
-        "examples_per_s": round(statistics.median(rates)),
-        "runs": [round(r) for r in rates],
+        "examples_per_s": round(rate),
+        "runs": [round(r) for r in full],
+        "update_only_examples_per_s": round(baseline),
+        "ratio_to_update_only": round(rate / baseline, 3),
         "batch_size": cfg.batch_size,
         "compile_s": round(compile_s, 1),
     }
@@ -54,7 +68,7 @@ def measure(task, cfg: TrainConfig, steps: int, repeats: int, per_example: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="10 steps per measurement")
     args = parser.parse_args()
     steps = 10 if args.quick else args.steps

@@ -223,3 +223,15 @@ def test_a_ranker_warm_started_from_retrieval_shares_tables_and_transformer():
 def test_train_config_rejects_bad_values(override, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**override)
+
+
+@pytest.mark.parametrize("build", [demo_ranker_task, demo_retrieval_task])
+def test_without_holdout_trains_on_the_whole_log_and_skips_validation(world, build):
+    held = build(world, MODEL, FAST)
+    everything = build(world, MODEL, FAST, holdout=False)
+    assert held.validate is not None and everything.validate is None
+
+    def rows(task):  # "..., 123 requests" / "..., 45 positives"
+        return int(task.description.rsplit(", ", 1)[1].split()[0])
+
+    assert rows(everything) > rows(held) > 0

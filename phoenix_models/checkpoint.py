@@ -23,8 +23,6 @@ found.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -34,6 +32,7 @@ from typing import Any, Literal
 import jax
 import numpy as np
 
+from phoenix_models.atomic import atomic_savez, atomic_write
 from phoenix_models.config import PUBLISHED_ACTIONS, EntityHash, PhoenixConfig
 from phoenix_models.errors import (
     CheckpointConfigError,
@@ -90,15 +89,15 @@ def save_checkpoint(
                 tables[name] = array
             else:
                 weights[f"{module}/{name}"] = array
-    _atomic_savez(folder / PARAMS_FILE, weights)
-    _atomic_savez(folder / TABLES_FILE, tables)
+    atomic_savez(folder / PARAMS_FILE, weights)
+    atomic_savez(folder / TABLES_FILE, tables)
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "model": config.to_dict(),
     }
-    _atomic_write(folder / CONFIG_FILE, json.dumps(header, indent=2).encode())
+    atomic_write(folder / CONFIG_FILE, json.dumps(header, indent=2).encode())
 
 
 def load_checkpoint(path: str | Path, *, kind: ModelKind) -> tuple[PhoenixConfig, dict]:
@@ -326,17 +325,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise CheckpointConfigError(f"{path}: expected a JSON object, found {type(raw).__name__}")
     return raw
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
-def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)

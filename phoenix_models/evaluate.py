@@ -70,18 +70,6 @@ BLEND_WEIGHTS = (0.0, 5.0, 10.0, 20.0, 40.0)
 """Weights of retrieval's cosine next to the ranker's log P(favorite), tried on validation."""
 
 
-MOVIELENS_RETRIEVAL = TrainConfig(
-    batch_size=256,
-    learning_rate=2e-3,
-    warmup_steps=50,
-    max_steps=1_500,
-    eval_every=100,
-    checkpoint_every=100,
-    patience=3,
-    temperature=0.05,
-    logq_correction=True,
-    ema_decay=0.99,
-)
 MOVIELENS_RANKER = TrainConfig(
     batch_size=32,
     learning_rate=2e-3,
@@ -91,6 +79,9 @@ MOVIELENS_RANKER = TrainConfig(
     checkpoint_every=100,
     patience=3,
     ema_decay=0.99,
+)
+MOVIELENS_RETRIEVAL = dataclasses.replace(
+    MOVIELENS_RANKER, batch_size=256, temperature=0.05, logq_correction=True
 )
 
 

@@ -29,9 +29,7 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from phoenix_models.atomic import atomic_savez, atomic_write
 from phoenix_models.batch import PhoenixBatch
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.data.examples import RetrievalBatch
@@ -460,7 +459,7 @@ def _save_state(state_dir: Path, state: TrainingState, meta: dict, cfg: TrainCon
     """Writes params + optimiser state + loop bookkeeping, each file atomically."""
     state_dir.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree_util.tree_leaves(state)
-    _atomic_savez(
+    atomic_savez(
         state_dir / "state.npz", {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)}
     )
     info = {
@@ -470,16 +469,14 @@ def _save_state(state_dir: Path, state: TrainingState, meta: dict, cfg: TrainCon
         "description": task.description,
         **{k: meta[k] for k in ("best_score", "best_step", "stale", "history")},
     }
-    _atomic_write(state_dir / "trainer.json", json.dumps(info, indent=2).encode())
+    atomic_write(state_dir / "trainer.json", json.dumps(info, indent=2).encode())
 
 
 def _save_best_params(state_dir: Path, params: Any) -> None:
     """Keeps a copy of the best params (fit's return value, even after a resume)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree_util.tree_leaves(params)
-    _atomic_savez(
-        state_dir / "best.npz", {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)}
-    )
+    atomic_savez(state_dir / "best.npz", {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)})
 
 
 def _load_state(
@@ -511,20 +508,6 @@ def _load_state(
             leaves.append(jnp.asarray(got, dtype=jnp.asarray(want).dtype))
     meta = {k: info[k] for k in ("best_score", "best_step", "stale", "history")}
     return jax.tree_util.tree_unflatten(treedef, leaves), meta
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 # ---- progress ---------------------------------------------------------------------------------

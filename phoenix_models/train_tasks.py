@@ -69,43 +69,45 @@ RANKER_VALIDATION_K = 100
 
 def demo_model_config(**overrides: Any) -> PhoenixConfig:
     """A small model for the demo world: checkpoints of about 3 MB that train in minutes."""
-    base = PhoenixConfig(
-        emb_size=32,
-        num_layers=2,
-        num_q_heads=2,
-        num_kv_heads=2,
-        key_size=16,
-        history_seq_len=32,
-        candidate_seq_len=16,
-        dwell_hidden=16,
-        user_hash=EntityHash.default(0, 4_096),
-        item_hash=EntityHash.default(1, 16_384),
-        author_hash=EntityHash.default(2, 2_048),
-        position_mode="right_anchored",
-    )
+    base = _small_model(emb_size=32, key_size=16, history=32, candidates=16, users=4_096)
     return dataclasses.replace(base, **overrides)
 
 
 def movielens_model_config(**overrides: Any) -> PhoenixConfig:
     """The model used on MovieLens (671 users, 9,066 movies, 901 genre-signature authors)."""
-    base = PhoenixConfig(
-        emb_size=64,
+    base = _small_model(emb_size=64, key_size=32, history=64, candidates=32, users=2_048)
+    return dataclasses.replace(base, **overrides)
+
+
+def _small_model(
+    *, emb_size: int, key_size: int, history: int, candidates: int, users: int
+) -> PhoenixConfig:
+    """Two layers, two heads, right-anchored positions (a score independent of its slot)."""
+    return PhoenixConfig(
+        emb_size=emb_size,
         num_layers=2,
         num_q_heads=2,
         num_kv_heads=2,
-        key_size=32,
-        history_seq_len=64,
-        candidate_seq_len=32,
+        key_size=key_size,
+        history_seq_len=history,
+        candidate_seq_len=candidates,
         dwell_hidden=16,
-        user_hash=EntityHash.default(0, 2_048),
+        user_hash=EntityHash.default(0, users),
         item_hash=EntityHash.default(1, 16_384),
         author_hash=EntityHash.default(2, 2_048),
         position_mode="right_anchored",
     )
-    return dataclasses.replace(base, **overrides)
 
 
 # ---- shared plumbing -------------------------------------------------------------------------
+
+
+def _validation_score(
+    ranks: np.ndarray, score: str, ks: tuple[int, ...] = (10, 100)
+) -> tuple[float, dict[str, float]]:
+    """``validate`` result from target ranks: the early-stopping metric and every mean."""
+    metrics = {k: float(v.mean()) for k, v in ranking_metrics(ranks, ks=ks).items()}
+    return metrics[score], metrics
 
 
 def _epoch_batches(n: int, batch_size: int, seed: int) -> Callable[[int], np.ndarray]:
@@ -264,8 +266,7 @@ def demo_retrieval_task(
 
     def validate(params: Any) -> tuple[float, dict[str, float]]:
         scores = scorer.users(params, context) @ corpus.embed(scorer, params).T
-        m = ranking_metrics(target_ranks(scores, target_index, excluded), ks=(10, 100))
-        return float(m["HR@100"].mean()), {k: float(v.mean()) for k, v in m.items()}
+        return _validation_score(target_ranks(scores, target_index, excluded), "HR@100")
 
     return TrainingTask(
         kind="retrieval",
@@ -421,8 +422,7 @@ def movielens_retrieval_task(
     def validate(params: Any) -> tuple[float, dict[str, float]]:
         scores = phase.retrieval_scores(scorer, params)
         ranks = target_ranks(scores, phase.target_index, phase.excluded)
-        m = ranking_metrics(ranks, ks=(10, 100))
-        return float(m["NDCG@10"].mean()), {k: float(v.mean()) for k, v in m.items()}
+        return _validation_score(ranks, "NDCG@10")
 
     return TrainingTask(
         kind="retrieval",
@@ -512,8 +512,7 @@ def movielens_ranker_task(
     def validate(params: Any) -> tuple[float, dict[str, float]]:
         probs = phase.rerank(scorer, params, validation_candidates)
         ranks = rank_within_candidates(validation_candidates, probs, phase.target_index)
-        m = ranking_metrics(ranks, ks=(10,))
-        return float(m["NDCG@10"].mean()), {k: float(v.mean()) for k, v in m.items()}
+        return _validation_score(ranks, "NDCG@10", ks=(10,))
 
     def init(key: Any) -> Any:
         params = net.init(key)

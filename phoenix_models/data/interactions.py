@@ -27,20 +27,10 @@ from phoenix_models.data.movielens import MovieLens, Ratings, rating_actions
 NO_AGE = -1
 """``post_age_s`` of a row whose post age is unknown (the model's "missing" age bucket)."""
 
-POSITIVE_ACTIONS: tuple[str, ...] = (
-    "favorite",
-    "reply",
-    "repost",
-    "photo_expand",
-    "click",
-    "profile_click",
-    "video_quality_view",
-    "share",
-    "share_via_dm",
-    "share_via_copy_link",
-    "quote",
-    "quoted_click",
-    "follow_author",
+POSITIVE_ACTIONS: tuple[str, ...] = tuple(
+    a
+    for a in PUBLISHED_ACTIONS
+    if a not in ("dwell", "dwell_time", "not_interested", "block_author", "mute_author", "report")
 )
 """Actions that make a demo-world impression a retrieval positive (dwell alone does not)."""
 

@@ -19,7 +19,7 @@ from phoenix_models import (
     context_batch,
     make_batch,
 )
-from phoenix_models.batch import bucket_size, post_age_bucket
+from phoenix_models.batch import bucket_size, pad_rows, post_age_bucket
 from phoenix_models.hashing import hash_ids
 
 SPEC = EntityHash(
@@ -112,3 +112,15 @@ def test_candidate_buckets_are_powers_of_two_and_one_and_a_half_times_those(n, s
 
 def test_batch_buckets_start_at_one():
     assert [bucket_size(n, minimum=1) for n in (1, 2, 3, 5, 7)] == [1, 2, 3, 6, 8]
+
+
+def test_pad_rows_zero_pads_one_axis_and_leaves_full_arrays_uncopied():
+    cfg = PhoenixConfig.tiny()
+    cands = candidate_batch(cfg, [[CandidatePost(5, 7)], [CandidatePost(6, 8)]], num_slots=3)
+    padded = pad_rows(cands, 5, axis=1)
+    for before, after in zip(cands, padded, strict=True):
+        assert after.shape[1] == 5 and after.dtype == before.dtype
+        np.testing.assert_array_equal(after[:, :3], before)
+        assert not after[:, 3:].any()
+    same = pad_rows(cands, 2, axis=0)
+    assert all(a is b for a, b in zip(same, cands, strict=True))

@@ -1,0 +1,171 @@
+"""Benchmark: faiss index families for top-1,000 of 1,000,000 (D=128), against exact search.
+
+The record of what was tried for the 2 ms ANN goal next to the index ``CorpusIndex``
+builds (``retrieval_search.py``). Same corpora and queries as that script; for each index
+the search breadth is raised over a fixed ladder until recall@1000 on the tuning queries
+reaches 0.95 (or the ladder ends), then the held-out queries measure recall and latency
+(one query per call). Exact search (matrix-vector product + ``argpartition``) is the
+baseline, measured in the same run.
+
+* IVF-Flat, 4,096 lists (what ``CorpusIndex`` builds at this size), breadth = nprobe;
+* IVF + 4-bit PQ fast-scan (64 sub-quantizers), exact re-ranking of 4k, breadth = nprobe;
+* PQ fast-scan over the whole corpus, exact re-ranking, breadth = re-ranking factor;
+* HNSW (M=32, efConstruction 64), breadth = efSearch.
+
+It also prints how much variance the top principal components of the corpus hold: the
+structure an index can exploit.
+
+    python benchmarks/ann_alternatives.py --trained /tmp/ret128   # full run (~10 min)
+    python benchmarks/ann_alternatives.py --quick                  # 100k random, smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from retrieval_search import random_corpus, trained_corpus
+
+TARGET = 0.95
+
+
+def exact_rows(corpus: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    return np.argpartition(-(queries @ corpus.T), k - 1, axis=1)[:, :k]
+
+
+def recall(got: np.ndarray, truth: np.ndarray) -> float:
+    k = truth.shape[1]
+    return float(np.mean([len(set(g) & set(t)) / k for g, t in zip(got, truth, strict=True)]))
+
+
+def p50_ms(search: Callable[[np.ndarray], Any], queries: np.ndarray) -> float:
+    search(queries[:1])
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        search(q[None])
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def candidates(x: np.ndarray, quick: bool) -> dict[str, tuple[Callable[[], Any], list[int]]]:
+    """name -> (build the index, breadth ladder)."""
+    import faiss
+
+    d = x.shape[1]
+    ip = faiss.METRIC_INNER_PRODUCT
+    nlist = 1024 if quick else 4096
+    sample = x[np.random.default_rng(0).choice(len(x), min(len(x), 40 * nlist), replace=False)]
+    probes = [n for n in (64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096) if n <= nlist]
+
+    def ivf_flat() -> Any:
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, ip)
+        index.cp.niter = 10
+        index.train(sample)
+        index.add(x)
+        return index
+
+    def ivf_pq_refine() -> Any:
+        base = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, nlist, 64, 4, ip)
+        base.cp.niter = 10
+        base.train(sample)
+        index = faiss.IndexRefineFlat(base)
+        index.add(x)
+        index.k_factor = 4.0
+        return index
+
+    def pq_refine() -> Any:
+        base = faiss.IndexPQFastScan(d, 64, 4, ip)
+        base.train(sample)
+        index = faiss.IndexRefineFlat(base)
+        index.add(x)
+        return index
+
+    def hnsw() -> Any:
+        index = faiss.IndexHNSWFlat(d, 32, ip)
+        index.hnsw.efConstruction = 64
+        index.add(x)
+        return index
+
+    return {
+        f"IVF-Flat {nlist} lists (nprobe)": (ivf_flat, probes),
+        f"IVF-PQ4 fast-scan {nlist} lists + re-rank x4 (nprobe)": (ivf_pq_refine, probes),
+        "PQ4 fast-scan, all items + re-rank (factor)": (pq_refine, [2, 4, 8, 16, 32]),
+        "HNSW M=32 (efSearch)": (hnsw, [1000, 1500, 2000, 3000, 4500, 6000]),
+    }
+
+
+def set_breadth(index: Any, breadth: int) -> None:
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = breadth
+    elif isinstance(index, faiss.IndexRefine):
+        base = faiss.downcast_index(index.base_index)
+        if isinstance(base, faiss.IndexIVF):
+            base.nprobe = breadth
+        else:
+            index.k_factor = float(breadth)
+    else:
+        index.nprobe = breadth
+
+
+def run(name: str, x: np.ndarray, queries: np.ndarray, k: int, quick: bool) -> None:
+    half = len(queries) // 2
+    tune, held = queries[:half], queries[half:]
+    truth_tune, truth_held = exact_rows(x, tune, k), exact_rows(x, held, k)
+    variance = np.linalg.eigvalsh(np.cov(x[: min(len(x), 100_000)].T))[::-1]
+    share = {n: variance[:n].sum() / variance.sum() for n in (16, 32, 64)}
+    exact_ms = p50_ms(lambda q: exact_rows(x, q, k), held)
+    print(f"\n{name}: {len(x):,} x {x.shape[1]}, top-{k}, {half} tuning / {len(held)} held out")
+    print(
+        "  variance in the top 16 / 32 / 64 principal components: "
+        + " / ".join(f"{v:.2f}" for v in share.values())
+    )
+    print(
+        f"  {'index':<52} {'build s':>8} {'breadth':>8} {'recall':>7} {'p50 ms':>7} {'vs exact':>8}"
+    )
+    print(f"  {'exact (baseline)':<52} {'-':>8} {'-':>8} {1.0:7.3f} {exact_ms:7.2f} {1.0:7.2f}x")
+    for label, (build, ladder) in candidates(x, quick).items():
+        start = time.perf_counter()
+        index = build()
+        build_s = time.perf_counter() - start
+        for breadth in ladder:
+            set_breadth(index, breadth)
+            if recall(index.search(tune, k)[1], truth_tune) >= TARGET:
+                break
+        got = recall(index.search(held, k)[1], truth_held)
+        ms = p50_ms(lambda q, index=index: index.search(q, k), held)
+        print(
+            f"  {label:<52} {build_s:8.1f} {breadth:8d} {got:7.3f} {ms:7.2f} {exact_ms / ms:7.2f}x"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k random items, 40 queries")
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200, help="half tune, half measure")
+    parser.add_argument("--k", type=int, default=1000)
+    parser.add_argument("--trained", type=Path, help="D=128 retrieval checkpoint folder")
+    args = parser.parse_args()
+    items, queries = (100_000, 40) if args.quick else (args.items, args.queries)
+
+    import faiss
+
+    print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")
+    if args.trained:
+        corpus, q = trained_corpus(args.trained, items, queries, 1)
+        run("trained candidate tower", corpus.embeddings, q, args.k, args.quick)
+    else:
+        corpus, q = random_corpus(items, queries, seed=0)
+        run("random unit vectors (no --trained given)", corpus.embeddings, q, args.k, args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -99,7 +99,8 @@ def evaluate(
         Path | None,
         typer.Option(
             help="Folder with ranker/ and retrieval/ checkpoints; without it, MovieLens "
-            "trains both on the protocol's validation phase."
+            "trains both on the protocol's validation phase, then refits them on all that "
+            "precedes the test targets for the steps validation chose."
         ),
     ] = None,
     save: Annotated[

@@ -63,7 +63,11 @@ class TrainConfig:
             the other positives of the batch are each one's negatives).
         learning_rate, warmup_steps, weight_decay, grad_clip_norm: AdamW on a linear
             warm-up then cosine decay to a tenth of the peak over ``max_steps``.
-        max_steps: upper bound on steps; early stopping usually ends sooner.
+        max_steps: upper bound on steps, and the length of the learning-rate schedule;
+            early stopping usually ends sooner.
+        stop_step: end at this step on the ``max_steps`` schedule (``None``: at
+            ``max_steps``). Refits a run for the step count its validation chose, with the
+            learning rates that run had up to there.
         eval_every: steps between validations (and best-model checkpoints).
         checkpoint_every: steps between resumable training-state saves.
         patience: validations without improvement before stopping (0 = never stop early).
@@ -94,6 +98,7 @@ class TrainConfig:
     dwell_scale_s: float = 60.0
     action_weights: tuple[float, ...] | None = None
     ema_decay: float = 0.0
+    stop_step: int | None = None
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "max_steps", "eval_every", "checkpoint_every")
@@ -108,8 +113,18 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainConfig.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.stop_step is not None and not 1 <= self.stop_step <= self.max_steps:
+            raise ValueError(
+                f"TrainConfig.stop_step must lie in [1, max_steps={self.max_steps}], "
+                f"got {self.stop_step}"
+            )
         if self.action_weights is not None and min(self.action_weights) < 0:
             raise ValueError("TrainConfig.action_weights must be >= 0")
+
+    @property
+    def last_step(self) -> int:
+        """The step training ends at when nothing stops it sooner."""
+        return self.max_steps if self.stop_step is None else self.stop_step
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -318,7 +333,7 @@ class TrainingTask:
         batch: ``batch(step) -> batch``; must be a pure function of the step (and the
             task's seed), so a resumed run continues with the batches it would have seen.
         validate: ``validate(params) -> (score, metrics)``, higher score is better; ``None``
-            trains to ``max_steps`` and keeps the last weights.
+            trains to ``cfg.last_step`` and keeps the last weights.
         save_model: ``save(params, folder)`` writes a checkpoint in our format.
         description: a one-line summary recorded with the checkpoint.
         examples_per_row: training examples in one batch row (a ranker request holds
@@ -384,22 +399,21 @@ def fit(
     started = time.perf_counter()
     interrupted = False
     metrics: dict[str, float] = {}
-    with _Progress(progress, cfg.max_steps, start_step, task.kind) as bar:
+    end = cfg.last_step
+    with _Progress(progress, end, start_step, task.kind) as bar:
         try:
-            for step in range(start_step, cfg.max_steps):
+            for step in range(start_step, end):
                 state, step_metrics = update(state, task.batch(step))
                 done = step + 1
-                if done % 10 == 0 or done == cfg.max_steps:
+                if done % 10 == 0 or done == end:
                     metrics = {k: float(v) for k, v in step_metrics.items()}
                     if not all(math.isfinite(v) for v in metrics.values()):
                         raise FloatingPointError(f"non-finite training metrics at step {done}")
                 bar.advance(metrics)
                 stop = False
-                if task.validate is not None and (
-                    done % cfg.eval_every == 0 or done == cfg.max_steps
-                ):
+                if task.validate is not None and (done % cfg.eval_every == 0 or done == end):
                     stop = _validate(task, cfg, state, meta, out_dir, done, metrics, bar)
-                if done % cfg.checkpoint_every == 0 or stop or done == cfg.max_steps:
+                if done % cfg.checkpoint_every == 0 or stop or done == end:
                     _save_state(state_dir, state, meta, cfg, task)
                 if stop:
                     break
@@ -484,10 +498,10 @@ def _load_state(
 ) -> tuple[TrainingState, dict]:
     info = json.loads((state_dir / "trainer.json").read_text())
     saved_cfg = TrainConfig.from_dict(info["train_config"])
-    if dataclasses.replace(saved_cfg, max_steps=cfg.max_steps) != cfg:
+    if dataclasses.replace(saved_cfg, max_steps=cfg.max_steps, stop_step=cfg.stop_step) != cfg:
         raise ValueError(
             f"{state_dir}: the run was started with a different training config; resume with "
-            f"the same settings (only max_steps may change). Saved: {saved_cfg}"
+            f"the same settings (only max_steps and stop_step may change). Saved: {saved_cfg}"
         )
     treedef = jax.tree_util.tree_structure(template)
     expected = jax.tree_util.tree_leaves(template)

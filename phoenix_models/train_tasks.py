@@ -445,8 +445,10 @@ def retrieval_top_k(
     k: int,
     block: int = 1_024,
 ) -> np.ndarray:
-    """``[R, k]`` catalogue indices of retrieval's top k for the context before each row."""
+    """``[R, k]`` catalogue indices of retrieval's top k for the context before each row
+    (all of a catalogue smaller than k)."""
     items = corpus.embed(scorer, params)
+    k = min(k, items.shape[0])
     out = np.empty((context_rows.size, k), np.int64)
     for start in range(0, context_rows.size, block):
         rows = context_rows[start : start + block]

@@ -1,5 +1,6 @@
 """Evaluation helpers, baselines on a toy protocol, the demo report, and the CLI surface."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,6 +14,7 @@ from phoenix_models.data.demo_world import DemoWorldConfig, generate_demo_world
 from phoenix_models.data.movielens import movielens_from_frame, protocol_split
 from phoenix_models.evaluate import (
     REPORTED,
+    MovieLensRecipe,
     _reranked_ranks,
     baseline_rows,
     evaluate_demo,
@@ -20,6 +22,7 @@ from phoenix_models.evaluate import (
 )
 from phoenix_models.ranker import Ranker
 from phoenix_models.retrieval import Retriever
+from phoenix_models.train import TrainConfig
 
 TINY = PhoenixConfig.tiny(position_mode="right_anchored")
 
@@ -102,3 +105,58 @@ def test_cli_trains_a_demo_ranker_checkpoint(tmp_path):
     assert Ranker.load(out).config == TINY
     assert not (out / "training").exists()
     assert json.loads((out / "config.json").read_text())["kind"] == "ranker"
+
+
+def _toy_movielens():
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(1, 31):
+        movies = rng.choice(40, size=12, replace=False) + 1
+        for t, movie in enumerate(movies):
+            rows.append((user, int(movie), float(rng.choice([2.0, 4.0, 5.0])), t))
+    frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    frame["genres"] = "Drama|Comedy"
+    return movielens_from_frame(frame)
+
+
+def test_final_refit_trains_on_the_test_phase_for_the_chosen_steps_without_its_targets(
+    tmp_path, monkeypatch
+):
+    import phoenix_models.evaluate as evaluate
+
+    data = _toy_movielens()
+    small = TrainConfig(batch_size=8, max_steps=4, eval_every=2, checkpoint_every=2)
+    recipe = MovieLensRecipe(
+        retrieval=dataclasses.replace(small, logq_correction=True),
+        ranker=small,
+        model_overrides=(
+            ("emb_size", 8),
+            ("key_size", 4),
+            ("history_seq_len", 4),
+            ("candidate_seq_len", 4),
+        ),
+        rated_per_request=2,
+    )
+    validated = []
+    real_fit = evaluate.fit
+
+    def recording_fit(task, cfg, out_dir, **kwargs):
+        validated.append((task.description.split(",")[0], task.validate is not None, cfg.last_step))
+        return real_fit(task, cfg, out_dir, **kwargs)
+
+    monkeypatch.setattr(evaluate, "fit", recording_fit)
+    first = evaluate.train_movielens_models(
+        protocol_split(data, "validation"), tmp_path, recipe, seed=0, progress=False
+    )
+    final = evaluate.train_movielens_models(
+        protocol_split(data, "test"), tmp_path / "test", recipe, 0, False, steps=(3, 2)
+    )
+    assert validated == [
+        ("movielens validation phase", True, 4),
+        ("movielens validation phase", True, 4),
+        ("movielens test phase", False, 3),
+        ("movielens test phase", False, 2),
+    ]
+    assert all(0 <= s <= 4 for s in first.steps) and final.steps == (3, 2)
+    assert (tmp_path / "test" / "retrieval" / "config.json").exists()
+    assert (tmp_path / "test" / "ranker" / "config.json").exists()

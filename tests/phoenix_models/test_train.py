@@ -235,3 +235,30 @@ def test_without_holdout_trains_on_the_whole_log_and_skips_validation(world, bui
         return int(task.description.rsplit(", ", 1)[1].split()[0])
 
     assert rows(everything) > rows(held) > 0
+
+
+def test_stop_step_ends_early_on_the_full_schedule(ranker_task, tmp_path):
+    task = dataclasses.replace(ranker_task, validate=None)
+    cfg = dataclasses.replace(FAST, max_steps=6, stop_step=3, warmup_steps=1)
+    result = fit(task, cfg, tmp_path / "stopped", progress=False)
+    assert result.steps == 3
+
+    def by_hand(schedule_steps):
+        optimizer = make_optimizer(dataclasses.replace(cfg, max_steps=schedule_steps))
+        state = init_state(task.init_params(jax.random.PRNGKey(cfg.seed)), optimizer)
+        update = make_update(task.loss_fn, optimizer)
+        for step in range(3):
+            state, _ = update(state, task.batch(step))
+        return jax.tree_util.tree_leaves(state.params)
+
+    got = jax.tree_util.tree_leaves(result.params)
+    for a, b in zip(got, by_hand(6), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    assert any(
+        not np.allclose(np.asarray(a), np.asarray(b)) for a, b in zip(got, by_hand(3), strict=True)
+    )
+
+
+def test_stop_step_outside_the_schedule_is_rejected():
+    with pytest.raises(ValueError, match="stop_step must lie in"):
+        TrainConfig(max_steps=5, stop_step=6)

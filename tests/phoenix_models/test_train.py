@@ -190,8 +190,12 @@ def test_fit_refuses_to_overwrite_or_resume_nothing(ranker_task, tmp_path):
 
 
 def test_warm_start_takes_only_parameters_with_the_same_name_and_shape():
-    params = {"a": {"w": np.zeros((2, 2)), "b": np.zeros(3)}, "c": {"w": np.zeros(1)}}
-    donor = {"a": {"w": np.ones((2, 2)), "b": np.ones(4)}, "d": {"w": np.ones(1)}}
+    f32 = np.float32
+    params = {
+        "a": {"w": np.zeros((2, 2), f32), "b": np.zeros(3, f32)},
+        "c": {"w": np.zeros(1, f32)},
+    }
+    donor = {"a": {"w": np.ones((2, 2), f32), "b": np.ones(4, f32)}, "d": {"w": np.ones(1, f32)}}
     merged, taken = warm_start(params, donor)
     assert taken == ["a/w"]
     assert float(merged["a"]["w"].sum()) == 4.0 and float(merged["a"]["b"].sum()) == 0.0

@@ -21,15 +21,13 @@ structure an index can exploit.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from retrieval_search import random_corpus, trained_corpus
+from retrieval_search import parse_arguments, random_corpus, trained_corpus
 
 TARGET = 0.95
 
@@ -147,18 +145,7 @@ def run(name: str, x: np.ndarray, queries: np.ndarray, k: int, quick: bool) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100k random items, 40 queries")
-    parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=200, help="half tune, half measure")
-    parser.add_argument("--k", type=int, default=1000)
-    parser.add_argument("--trained", type=Path, help="D=128 retrieval checkpoint folder")
-    args = parser.parse_args()
-    items, queries = (100_000, 40) if args.quick else (args.items, args.queries)
-
-    import faiss
-
-    print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")
+    args, items, queries = parse_arguments(__doc__.splitlines()[0])
     if args.trained:
         corpus, q = trained_corpus(args.trained, items, queries, 1)
         run("trained candidate tower", corpus.embeddings, q, args.k, args.quick)

@@ -122,8 +122,9 @@ def run(name: str, corpus: Corpus, queries: np.ndarray, k: int) -> None:
     print(f"  speed-up of ANN: {statistics.median(exact_ms) / statistics.median(ann_ms):.1f}x")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description: str) -> tuple[argparse.Namespace, int, int]:
+    """The corpus options shared with ``ann_alternatives.py``: (args, items, queries)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="100k items, 40 queries")
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200, help="half tune, half measure")
@@ -135,6 +136,11 @@ def main() -> None:
     import faiss
 
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")
+    return args, items, queries
+
+
+def main() -> None:
+    args, items, queries = parse_arguments(__doc__.splitlines()[0])
     run("random unit vectors", *random_corpus(items, queries, seed=0), args.k)
     if args.trained:
         run("trained candidate tower", *trained_corpus(args.trained, items, queries, 1), args.k)

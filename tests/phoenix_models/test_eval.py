@@ -40,15 +40,7 @@ def test_reranking_reorders_the_top_k_and_keeps_retrieval_rank_outside_it():
 
 
 def test_baselines_on_a_toy_protocol_report_every_metric_with_an_interval():
-    rng = np.random.default_rng(0)
-    rows = []
-    for user in range(1, 31):
-        movies = rng.choice(40, size=12, replace=False) + 1
-        for t, movie in enumerate(movies):
-            rows.append((user, int(movie), float(rng.choice([2.0, 4.0, 5.0])), t))
-    frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    frame["genres"] = "Drama"
-    data = movielens_from_frame(frame)
+    data = _toy_movielens()
     validation, test = protocol_split(data, "validation"), protocol_split(data, "test")
     out = baseline_rows(data, validation, test, seed=0, grid={"factors": (4,)})
     assert [r["method"].split()[0] for r in out] == ["MostPopular", "ALS"]

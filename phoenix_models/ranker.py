@@ -51,6 +51,7 @@ from phoenix_models.batch import (
     context_batch,
     pad_rows,
 )
+from phoenix_models.compile import serving_jit
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.errors import InputError
 from phoenix_models.features import (
@@ -342,4 +343,4 @@ def _jitted(config: PhoenixConfig) -> tuple[Callable[..., Any], Callable[..., An
     def probabilities(params: hk.Params, *args: Any) -> jax.Array:
         return jax.nn.sigmoid(net.score_candidates(params, *args).logits)
 
-    return jax.jit(net.encode_context), jax.jit(probabilities)
+    return serving_jit(net.encode_context), serving_jit(probabilities)

@@ -10,10 +10,12 @@ baseline, measured in the same run.
 * IVF-Flat, 4,096 lists (what ``CorpusIndex`` builds at this size), breadth = nprobe;
 * IVF + 4-bit PQ fast-scan (64 sub-quantizers), exact re-ranking of 4k, breadth = nprobe;
 * PQ fast-scan over the whole corpus, exact re-ranking, breadth = re-ranking factor;
+* IVF + 8-bit scalar quantizer (1,024 lists), exact re-ranking of 2k, breadth = nprobe;
 * HNSW (M=32, efConstruction 64), breadth = efSearch.
 
-It also prints how much variance the top principal components of the corpus hold: the
-structure an index can exploit.
+It also prints the structure an index can exploit: how much variance the top principal
+components of the corpus hold, and how far the 1,000th best score of a query sits above
+the typical score (in standard deviations of that query's scores).
 
     python benchmarks/ann_alternatives.py --trained /tmp/ret128   # full run (~10 min)
     python benchmarks/ann_alternatives.py --quick                  # 100k random, smoke run
@@ -84,6 +86,18 @@ def candidates(x: np.ndarray, quick: bool) -> dict[str, tuple[Callable[[], Any],
         index.add(x)
         return index
 
+    def ivf_sq8_refine() -> Any:
+        lists = nlist // 4
+        base = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(d), d, lists, faiss.ScalarQuantizer.QT_8bit, ip
+        )
+        base.cp.niter = 10
+        base.train(sample)
+        index = faiss.IndexRefineFlat(base)
+        index.add(x)
+        index.k_factor = 2.0
+        return index
+
     def hnsw() -> Any:
         index = faiss.IndexHNSWFlat(d, 32, ip)
         index.hnsw.efConstruction = 64
@@ -94,6 +108,10 @@ def candidates(x: np.ndarray, quick: bool) -> dict[str, tuple[Callable[[], Any],
         f"IVF-Flat {nlist} lists (nprobe)": (ivf_flat, probes),
         f"IVF-PQ4 fast-scan {nlist} lists + re-rank x4 (nprobe)": (ivf_pq_refine, probes),
         "PQ4 fast-scan, all items + re-rank (factor)": (pq_refine, [2, 4, 8, 16, 32]),
+        f"IVF-SQ8 {nlist // 4} lists + re-rank x2 (nprobe)": (
+            ivf_sq8_refine,
+            [p // 4 for p in probes],
+        ),
         "HNSW M=32 (efSearch)": (hnsw, [1000, 1500, 2000, 3000, 4500, 6000]),
     }
 
@@ -119,11 +137,18 @@ def run(name: str, x: np.ndarray, queries: np.ndarray, k: int, quick: bool) -> N
     truth_tune, truth_held = exact_rows(x, tune, k), exact_rows(x, held, k)
     variance = np.linalg.eigvalsh(np.cov(x[: min(len(x), 100_000)].T))[::-1]
     share = {n: variance[:n].sum() / variance.sum() for n in (16, 32, 64)}
+    scores = held @ x.T
+    kth = np.partition(scores, -k, axis=1)[:, -k]
+    spread = (kth - scores.mean(axis=1)) / scores.std(axis=1)
     exact_ms = p50_ms(lambda q: exact_rows(x, q, k), held)
     print(f"\n{name}: {len(x):,} x {x.shape[1]}, top-{k}, {half} tuning / {len(held)} held out")
     print(
         "  variance in the top 16 / 32 / 64 principal components: "
         + " / ".join(f"{v:.2f}" for v in share.values())
+    )
+    print(
+        f"  1,000th best score: {np.median(spread):.1f} standard deviations above the mean "
+        f"score (median over queries); norm of the corpus mean {np.linalg.norm(x.mean(0)):.2f}"
     )
     print(
         f"  {'index':<52} {'build s':>8} {'breadth':>8} {'recall':>7} {'p50 ms':>7} {'vs exact':>8}"

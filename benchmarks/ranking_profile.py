@@ -1,12 +1,15 @@
 """Profile: where the fast path's time goes when ranking 1,536 candidates (mini config).
 
 Traces ``--calls`` calls of ``Ranker.score_context`` with ``jax.profiler`` and prints the
-XLA operations that took the most time per call, with the operation's kind (``ynn_fusion``:
-a matrix product run by XNNPACK; ``*_fusion``: fused element-wise loops). Not a speed
-benchmark (tracing adds overhead); it says which operations a speed-up has to come from.
+XLA operations that took the most time per call, with the operation's kind (``dot``: a
+matrix product on Eigen, as the serving options compile it; ``ynn_fusion``: YNNPACK;
+``*_fusion``: fused element-wise loops). Not a speed benchmark (tracing adds overhead); it
+says which operations a speed-up has to come from. Pinned to one core (``taskset -c 1``)
+the sum is the work a call needs, free of thread-pool waiting.
 
-    python benchmarks/ranking_profile.py            # 10 traced calls
-    python benchmarks/ranking_profile.py --quick    # 3 traced calls
+    python benchmarks/ranking_profile.py                  # 10 traced calls
+    taskset -c 1 python benchmarks/ranking_profile.py     # the same, on one core
+    python benchmarks/ranking_profile.py --quick          # 3 traced calls
 """
 
 from __future__ import annotations

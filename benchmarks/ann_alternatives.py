@@ -63,40 +63,35 @@ def candidates(x: np.ndarray, quick: bool) -> dict[str, tuple[Callable[[], Any],
     sample = x[np.random.default_rng(0).choice(len(x), min(len(x), 40 * nlist), replace=False)]
     probes = [n for n in (64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096) if n <= nlist]
 
-    def ivf_flat() -> Any:
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, ip)
-        index.cp.niter = 10
+    def trained(index: Any) -> Any:
+        if isinstance(index, faiss.IndexIVF):
+            index.cp.niter = 10
         index.train(sample)
+        return index
+
+    def refined(base: Any, k_factor: float = 1.0) -> Any:
+        """``base`` answers ``k_factor * k`` candidates, re-ranked exactly."""
+        index = faiss.IndexRefineFlat(trained(base))
+        index.add(x)
+        index.k_factor = k_factor
+        return index
+
+    def ivf_flat() -> Any:
+        index = trained(faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, ip))
         index.add(x)
         return index
 
     def ivf_pq_refine() -> Any:
-        base = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, nlist, 64, 4, ip)
-        base.cp.niter = 10
-        base.train(sample)
-        index = faiss.IndexRefineFlat(base)
-        index.add(x)
-        index.k_factor = 4.0
-        return index
+        return refined(faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, nlist, 64, 4, ip), 4.0)
 
     def pq_refine() -> Any:
-        base = faiss.IndexPQFastScan(d, 64, 4, ip)
-        base.train(sample)
-        index = faiss.IndexRefineFlat(base)
-        index.add(x)
-        return index
+        return refined(faiss.IndexPQFastScan(d, 64, 4, ip))
 
     def ivf_sq8_refine() -> Any:
-        lists = nlist // 4
-        base = faiss.IndexIVFScalarQuantizer(
-            faiss.IndexFlatIP(d), d, lists, faiss.ScalarQuantizer.QT_8bit, ip
+        sq8 = faiss.ScalarQuantizer.QT_8bit
+        return refined(
+            faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, nlist // 4, sq8, ip), 2.0
         )
-        base.cp.niter = 10
-        base.train(sample)
-        index = faiss.IndexRefineFlat(base)
-        index.add(x)
-        index.k_factor = 2.0
-        return index
 
     def hnsw() -> Any:
         index = faiss.IndexHNSWFlat(d, 32, ip)

@@ -81,8 +81,8 @@ from phoenix_models.transformer import (
 RANKER_MODULE = "phoenix_model"
 #: Largest candidate block scored in one jitted call; longer lists are split.
 MAX_CANDIDATE_BLOCK = 4096
-#: Smallest block worth a thread of its own: XLA's CPU runtime runs a call's matrix products
-#: on one thread, so a long candidate list is split across ``Ranker.threads`` calls in flight.
+#: Smallest block worth a thread of its own: XLA's CPU runtime runs a call's element-wise
+#: loops on one core, so a long candidate list is split across ``Ranker.threads`` calls.
 MIN_THREAD_BLOCK = 512
 SlotMode = Literal["chunked", "sequential"]
 

@@ -1,4 +1,4 @@
-"""``jax.jit`` for serving calls, with the XLA:CPU options that make them fast.
+"""``jax.jit`` for the ranker's serving calls, with the XLA:CPU options that make them fast.
 
 XLA's CPU runtime (jaxlib 0.10) hands matrix products to YNNPACK by default, and for the
 serving shapes here (a few thousand rows times 128-wide weights) YNNPACK runs each product

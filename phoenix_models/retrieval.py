@@ -31,7 +31,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from phoenix_models.batch import ContextBatch, HistoryItem, bucket_size, context_batch, pad_rows
-from phoenix_models.compile import serving_jit
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.features import (
     ContextFeatureWeights,
@@ -233,4 +232,4 @@ class Retriever:
 def _jitted(config: PhoenixConfig) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """Jitted towers, shared by every Retriever of the same config."""
     net = retrieval_network(config)
-    return serving_jit(net.user_embedding), serving_jit(net.candidate_embeddings)
+    return jax.jit(net.user_embedding), jax.jit(net.candidate_embeddings)

@@ -17,12 +17,20 @@ them after 65 zero rows; hash 0 reading a zero row is what our lookup does).
 Loading checks every array the config implies against the file before any JAX code runs:
 a missing key, a wrong shape or dtype, a truncated file or a bad config field raises a
 :class:`~phoenix_models.errors.CheckpointError` subclass naming file, key, expected and
-found.
+found. The config's sizes are checked (finite, within bounds, an estimated parameter count
+under :data:`~phoenix_models.config.MAX_PARAMETERS`) before any array is read; each array's
+``.npy`` header (shape, dtype, and the bytes it claims against the bytes stored) before its
+data; and every value after: a NaN or an infinity raises :class:`NonFiniteParameterError`.
+
+Saving builds the folder whole beside the target and swaps it in as one unit
+(:func:`~phoenix_models.atomic.atomic_folder`), so a crash never leaves new weights beside
+old tables.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -32,15 +40,17 @@ from typing import Any, Literal
 import jax
 import numpy as np
 
-from phoenix_models.atomic import atomic_savez, atomic_write
-from phoenix_models.config import PUBLISHED_ACTIONS, EntityHash, PhoenixConfig
+from phoenix_models.atomic import atomic_folder
+from phoenix_models.config import PUBLISHED_ACTIONS, EntityHash, PhoenixConfig, preview
 from phoenix_models.errors import (
     CheckpointConfigError,
+    CheckpointError,
     ConfigError,
     CorruptFileError,
     DtypeMismatchError,
     MissingFileError,
     MissingParameterError,
+    ParameterError,
     ShapeMismatchError,
     WrongModelError,
 )
@@ -75,12 +85,20 @@ _PUBLISHED_REQUIRED = (
 _PUBLISHED_OPTIONAL = {"product_surface_vocab_size": 16, "post_age_granularity_mins": 60}
 
 
+class NonFiniteParameterError(ParameterError):
+    """An array of the checkpoint holds NaN or infinite values (``count`` of them)."""
+
+    def __init__(self, message: str, *, key: str, count: int) -> None:
+        super().__init__(message, key=key)
+        self.count = count
+
+
 def save_checkpoint(
     path: str | Path, *, kind: ModelKind, config: PhoenixConfig, params: Mapping[str, Any]
 ) -> None:
-    """Write ``params`` (a haiku params dict) and ``config`` to a checkpoint folder."""
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``params`` (a haiku params dict) and ``config`` to a checkpoint folder, as one
+    unit: the three files are built in a temporary sibling and swapped in together (other
+    entries of an existing folder, such as a training state, stay)."""
     weights, tables = {}, {}
     for module, entries in params.items():
         for name, value in entries.items():
@@ -89,15 +107,16 @@ def save_checkpoint(
                 tables[name] = array
             else:
                 weights[f"{module}/{name}"] = array
-    atomic_savez(folder / PARAMS_FILE, weights)
-    atomic_savez(folder / TABLES_FILE, tables)
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "model": config.to_dict(),
     }
-    atomic_write(folder / CONFIG_FILE, json.dumps(header, indent=2).encode())
+    with atomic_folder(Path(path)) as folder:
+        np.savez(folder / PARAMS_FILE, **weights)
+        np.savez(folder / TABLES_FILE, **tables)
+        (folder / CONFIG_FILE).write_bytes(json.dumps(header, indent=2).encode())
 
 
 def load_checkpoint(path: str | Path, *, kind: ModelKind) -> tuple[PhoenixConfig, dict]:
@@ -131,7 +150,7 @@ def config_from_published(
     for name, value in fields.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise CheckpointConfigError(
-                f"{source}: field {name!r} must be a positive integer, got {value!r}"
+                f"{source}: field {name!r} must be a positive integer, got {preview(value)}"
             )
     hashes = {
         entity: _published_hash(raw["hash_params"], entity, fields, source)
@@ -280,22 +299,60 @@ def _checked_array(
             f"{file}: missing array {key!r} (expected shape {shape})", key=key
         )
     try:
-        array = source[key]
+        found, dtype = _npy_header(source, key, file)
+    except CheckpointError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise CorruptFileError(f"{file}: array {key!r} cannot be read ({exc})") from exc
-    if array.shape != shape:
+    if found != shape:
         raise ShapeMismatchError(
-            f"{file}: array {key!r} has shape {array.shape}, expected {shape} "
+            f"{file}: array {key!r} has shape {found}, expected {shape} "
             "from the checkpoint's config",
             key=key,
             expected=shape,
-            found=array.shape,
+            found=found,
         )
-    if array.dtype != np.float32:
+    if dtype != np.float32:
         raise DtypeMismatchError(
-            f"{file}: array {key!r} has dtype {array.dtype}, expected float32", key=key
+            f"{file}: array {key!r} has dtype {dtype}, expected float32", key=key
+        )
+    try:
+        array = source[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise CorruptFileError(f"{file}: array {key!r} cannot be read ({exc})") from exc
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise NonFiniteParameterError(
+            f"{file}: array {key!r} holds {bad} NaN or infinite value(s) of {array.size}; "
+            "the checkpoint is damaged or came from a diverged training run",
+            key=key,
+            count=bad,
         )
     return array
+
+
+def _npy_header(
+    source: np.lib.npyio.NpzFile, key: str, file: Path
+) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from an archived array's ``.npy`` header, without reading its data;
+    a header that claims more bytes than the archive stores raises ``CorruptFileError``."""
+    member = source.zip.getinfo(f"{key}.npy")
+    with source.zip.open(member) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+        header_bytes = handle.tell()
+    claimed = math.prod(shape) * dtype.itemsize
+    if dtype.hasobject or header_bytes + claimed != member.file_size:
+        raise CorruptFileError(
+            f"{file}: array {key!r} claims shape {shape} of {dtype} ({claimed:,} bytes) but "
+            f"the archive holds {member.file_size - header_bytes:,} bytes of data"
+        )
+    return tuple(shape), dtype
 
 
 class _open_npz:
@@ -320,7 +377,7 @@ class _open_npz:
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # bad UTF-8 or JSON, or an integer of 4,300+ digits
         raise CheckpointConfigError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(raw, dict):
         raise CheckpointConfigError(f"{path}: expected a JSON object, found {type(raw).__name__}")

@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 app = typer.Typer(
@@ -44,6 +45,19 @@ def _clean_errors() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
+def _check_finite(values: Any, post_ids: list[int]) -> None:
+    """Refuse to print NaN or infinite scores (not JSON, and no ranking can use them)."""
+    rows = np.asarray(values, dtype=np.float64).reshape(len(post_ids), -1)
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        shown = [post_ids[i] for i in np.flatnonzero(bad)[:5]]
+        raise ValueError(
+            f"the model produced NaN or infinite scores for {int(bad.sum())} of "
+            f"{len(post_ids)} candidates (post ids {shown}); its weights or inputs are "
+            "not finite -- nothing printed"
+        )
+
+
 @app.command()
 def rank(
     artifacts: Artifacts,
@@ -68,8 +82,9 @@ def rank(
         user_id, history = read_sequence(sequence, ranker.config.num_actions)
         posts = read_candidates(candidates)
         probs = ranker.score_user(user_id, history, posts, slots=slots)  # type: ignore[arg-type]
+        _check_finite(probs, [post.post_id for post in posts])
     if json_output:
-        typer.echo(json.dumps([[float(p) for p in row] for row in probs]))
+        typer.echo(json.dumps([[float(p) for p in row] for row in probs], allow_nan=False))
         return
     names = ranker.config.action_names
     _table(
@@ -113,14 +128,15 @@ def retrieve(
         query = retriever.user_embedding(user_id, history)
         seen = [item.post_id for item in history] if exclude_history else None
         ids, scores = index.search(query, top_k, exclude_ids=seen)
-    keep = ids >= 0
-    ids, scores = ids[keep], scores[keep]
+        keep = ids >= 0  # -1: fewer than top_k posts to return
+        ids, scores = ids[keep], scores[keep]
+        _check_finite(scores, ids.tolist())
     rows = [
         {"post_id": int(i), "author_id": int(a), "score": float(s)}
         for i, a, s in zip(ids, index.author_ids_of(ids), scores, strict=True)
     ]
     if json_output:
-        typer.echo(json.dumps(rows))
+        typer.echo(json.dumps(rows, allow_nan=False))
         return
     _table(
         ["rank", "post_id", "author_id", "score"],

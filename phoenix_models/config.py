@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -63,6 +64,34 @@ _DEFAULT_BIASES = (
     (7_046_029_254_386_353_131, 97),
 )
 
+#: Upper bounds of the size fields: far above any real Phoenix model, low enough that a
+#: typo (or a hostile ``config.json``) is refused before anything is allocated.
+MAX_SIZES: dict[str, int] = {
+    "emb_size": 16_384,
+    "num_layers": 256,
+    "num_q_heads": 1_024,
+    "num_kv_heads": 1_024,
+    "key_size": 4_096,
+    "history_seq_len": 65_536,
+    "candidate_seq_len": 65_536,
+    "num_actions": 4_096,
+    "num_continuous": 4_096,
+    "product_surface_vocab_size": 1_000_000,
+    "post_age_granularity_mins": 10_000_000,
+    "post_age_max_mins": 10_000_000,
+    "dwell_hidden": 65_536,
+}
+#: Upper bounds of the real-valued fields (they must also be finite and positive).
+MAX_FACTORS: dict[str, float] = {
+    "widening_factor": 64.0,
+    "attn_output_multiplier": 1_000.0,
+    "dwell_norm_scale": 1e9,
+}
+#: The most parameters a configuration may describe (16 GiB of float32), checked from the
+#: fields before any array is allocated (:meth:`PhoenixConfig.parameter_count`).
+MAX_PARAMETERS = 4 * 2**30
+MAX_VOCAB_SIZE = 2**31
+
 
 @dataclass(frozen=True)
 class EntityHash:
@@ -83,18 +112,21 @@ class EntityHash:
         return len(self.scales)
 
     def validate(self, name: str) -> None:
-        if self.vocab_size < 2:
-            raise ConfigError(f"{name}.vocab_size must be >= 2, got {self.vocab_size}")
+        if not 2 <= self.vocab_size <= MAX_VOCAB_SIZE:
+            raise ConfigError(
+                f"{name}.vocab_size must be >= 2 and <= {MAX_VOCAB_SIZE}, "
+                f"got {preview(self.vocab_size)}"
+            )
         if not self.scales or len(self.scales) != len(self.biases):
             raise ConfigError(
                 f"{name}: need one bias per scale and at least one hash, got "
                 f"{len(self.scales)} scales and {len(self.biases)} biases"
             )
         if self.modulus <= 0:
-            raise ConfigError(f"{name}.modulus must be positive, got {self.modulus}")
+            raise ConfigError(f"{name}.modulus must be positive, got {preview(self.modulus)}")
         for value in (*self.scales, *self.biases, self.modulus):
             if not -(2**63) <= value < 2**63:
-                raise ConfigError(f"{name}: hash parameter {value} does not fit in int64")
+                raise ConfigError(f"{name}: hash parameter {preview(value)} does not fit in int64")
 
     @classmethod
     def default(cls, entity: int, vocab_size: int, num_hashes: int = 2) -> EntityHash:
@@ -173,28 +205,23 @@ class PhoenixConfig:
     }
 
     def __post_init__(self) -> None:
-        for name in (
-            "emb_size",
-            "num_layers",
-            "num_q_heads",
-            "num_kv_heads",
-            "key_size",
-            "history_seq_len",
-            "candidate_seq_len",
-            "num_actions",
-            "num_continuous",
-            "product_surface_vocab_size",
-            "post_age_granularity_mins",
-            "post_age_max_mins",
-            "dwell_hidden",
-        ):
+        for name, most in MAX_SIZES.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("widening_factor", "attn_output_multiplier", "dwell_norm_scale"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= most:
+                raise ConfigError(
+                    f"{name} must be a positive integer <= {most}, got {preview(value)}"
+                )
+        for name, most in MAX_FACTORS.items():
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)  # NaN compares false with everything
+                or not 0 < value <= most
+            ):
+                raise ConfigError(
+                    f"{name} must be a positive finite number <= {most:g}, got {preview(value)}"
+                )
         if self.num_q_heads % self.num_kv_heads:
             raise ConfigError(
                 f"num_q_heads ({self.num_q_heads}) must be a multiple of "
@@ -208,12 +235,21 @@ class PhoenixConfig:
                 f"{self.num_actions}"
             )
         for name, choices in self._CHOICES.items():
-            if getattr(self, name) not in choices:
+            value = getattr(self, name)
+            if value not in choices:
                 raise ConfigError(
-                    f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
+                    f"{name} must be one of {', '.join(choices)}; got {preview(value)}"
                 )
         for name in ("user_hash", "item_hash", "author_hash"):
             getattr(self, name).validate(name)
+        count = self.parameter_count()
+        if count > MAX_PARAMETERS:
+            raise ConfigError(
+                f"this configuration describes about {count:,} parameters "
+                f"({count * 4 / 2**30:,.1f} GiB of float32), above the limit of "
+                f"{MAX_PARAMETERS:,}; check the size fields (emb_size {self.emb_size}, "
+                f"num_layers {self.num_layers}, vocabulary sizes)"
+            )
 
     # ---- derived sizes -------------------------------------------------------------------
 
@@ -227,6 +263,36 @@ class PhoenixConfig:
     def post_age_vocab_size(self) -> int:
         """Hourly buckets up to the max age, plus overflow and missing (bucket 0)."""
         return self.post_age_max_mins // self.post_age_granularity_mins + 2
+
+    def parameter_count(self) -> int:
+        """An upper bound on the parameter count of either model this config describes,
+        from the fields alone (no JAX, no allocation): the shared tables and transformer,
+        the ranker's inputs, plus the larger of the ranker's heads and the retrieval
+        candidate tower. Within a few percent of both models' true counts."""
+        d, k = self.emb_size, self.key_size
+        attention = d * k * (2 * self.num_q_heads + 2 * self.num_kv_heads)
+        layer = attention + 3 * d * self.ffn_size + 4 * d
+        tables = d * sum(h.vocab_size for h in (self.user_hash, self.item_hash, self.author_hash))
+        item_author = self.item_hash.num_hashes + self.author_hash.num_hashes
+        context = (
+            d
+            * (
+                self.product_surface_vocab_size
+                + self.num_actions
+                + self.user_hash.num_hashes * d
+                + (item_author + 3) * d
+                + self.dwell_hidden
+            )
+            + self.dwell_hidden
+        )
+        ranker_heads = d * (
+            self.post_age_vocab_size
+            + (item_author + 2) * d
+            + self.num_actions
+            + self.num_continuous
+        )
+        retrieval_tower = item_author * d * 2 * d + 2 * d * d
+        return tables + self.num_layers * layer + d + context + max(ranker_heads, retrieval_tower)
 
     @property
     def context_len(self) -> int:
@@ -298,14 +364,25 @@ class PhoenixConfig:
     def from_json(cls, text: str) -> PhoenixConfig:
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
             raise ConfigError(f"config is not valid JSON: {exc}") from exc
         return cls.from_dict(data)
 
 
+def preview(value: Any, width: int = 40) -> str:
+    """``repr(value)`` cut to ``width`` characters (a 5,000-digit number stays one line)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**width else None
+    if text is None:  # repr of a huge int is slow and, past 4,300 digits, refused
+        text = f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _check_scalar(name: str, value: Any, expected: type) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ConfigError(f"config field {name!r} is too large: {preview(value)}") from None
     if isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(
             f"config field {name!r} must be {expected.__name__}, got {type(value).__name__}"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from phoenix_models import CheckpointError, PhoenixConfig, Ranker, Retriever
+from phoenix_models.checkpoint import NonFiniteParameterError
 from phoenix_models.errors import (
     CheckpointConfigError,
     CorruptFileError,
@@ -198,3 +199,197 @@ def test_loading_the_wrong_model_kind_is_refused(request, layout):
 def test_a_missing_folder_is_reported(tmp_path):
     with pytest.raises(MissingFileError, match="checkpoint folder not found"):
         Ranker.load(tmp_path / "nowhere")
+
+
+# ---- finite values, honest headers, bounded sizes (issue 11) -------------------------------
+
+
+def _poison(value: float, count: int) -> Callable[[dict], None]:
+    def change(arrays: dict) -> None:
+        flat = arrays[QUERY_KEY].copy().ravel()
+        flat[:count] = value
+        arrays[QUERY_KEY] = flat.reshape(arrays[QUERY_KEY].shape)
+
+    return change
+
+
+@pytest.mark.parametrize("layout", ["ours", "published"])
+@pytest.mark.parametrize(("value", "count"), [(np.nan, 3), (np.inf, 1), (-np.inf, 7)])
+def test_nan_or_inf_parameters_are_rejected_naming_the_key_and_count(
+    request, tmp_path, layout, value, count
+):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(request.getfixturevalue(layout), folder)
+    _rewrite_npz(folder / "model_params.npz", _poison(value, count))
+
+    with pytest.raises(NonFiniteParameterError, match=rf"'{QUERY_KEY}' holds {count} NaN") as e:
+        Ranker.load(folder)
+    assert e.value.key == QUERY_KEY and e.value.count == count
+
+
+def test_a_nan_in_an_embedding_table_is_rejected(ours, tmp_path):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(ours, folder)
+
+    def poison(arrays: dict) -> None:
+        arrays["user_embeddings"][5, 3] = np.nan
+
+    _rewrite_npz(folder / "embedding_tables.npz", poison)
+    with pytest.raises(NonFiniteParameterError, match=r"embedding_tables\.npz: array 'user_emb"):
+        Ranker.load(folder)
+
+
+def _replace_member_header(path: Path, key: str, shape: tuple[int, ...], data: bytes) -> None:
+    """Rewrite ``key``'s .npy member with a header claiming ``shape`` over ``data``."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": shape}
+    )
+    members[f"{key}.npy"] = header.getvalue() + data
+    with zipfile.ZipFile(path, "w") as target:
+        for name, payload in members.items():
+            target.writestr(name, payload)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((10**11,), r"claims shape \(100000000000,\) of float32 \(400,000,000,000 bytes\)"),
+        ((16, 16), r"claims shape \(16, 16\) of float32 \(1,024 bytes\) but the archive holds 64"),
+        ((10**6, 10**5), r"claims shape \(1000000, 100000\)"),
+    ],
+)
+def test_an_npy_header_that_lies_is_rejected_before_reading_data(ours, tmp_path, shape, message):
+    import time
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(ours, folder)
+    _replace_member_header(folder / "model_params.npz", QUERY_KEY, shape, b"\0" * 64)
+
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=message):
+        Ranker.load(folder)
+    assert time.perf_counter() - start < 5  # no allocation of the claimed size
+
+
+@pytest.mark.parametrize("layout", ["ours", "published"])
+def test_a_5000_digit_integer_in_config_json_names_the_file(request, tmp_path, layout):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(request.getfixturevalue(layout), folder)
+    text = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(
+        text.replace('"num_layers": 2', '"num_layers": ' + "9" * 5000)
+    )
+    assert "9" * 5000 in (folder / "config.json").read_text()
+
+    with pytest.raises(CheckpointConfigError, match=r"config\.json: not valid JSON") as caught:
+        Ranker.load(folder)
+    assert len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda m: m.__setitem__("num_layers", 10**9),
+            "num_layers must be a positive integer <= 256",
+        ),
+        (lambda m: m.__setitem__("history_seq_len", 10**9), "history_seq_len must be a positive"),
+        (lambda m: m.__setitem__("history_seq_len", 1e9), "'history_seq_len' must be int"),
+        (lambda m: m.__setitem__("num_layers", 10**400), "integer of about 401 digits"),
+        (lambda m: m.__setitem__("attn_output_multiplier", 1e999), "attn_output_multiplier"),
+        (
+            lambda m: m["item_hash"].__setitem__("vocab_size", 2**30),
+            r"about 17,179,\d{3},\d{3} parameters \(64\.0 GiB",
+        ),
+    ],
+)
+def test_absurd_sizes_in_our_config_are_refused_before_allocating(ours, tmp_path, change, message):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(ours, folder)
+    _set_json(folder / "config.json", lambda c: change(c["model"]))
+    with pytest.raises(CheckpointConfigError, match=message) as caught:
+        Ranker.load(folder)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("num_layers", 10**9, "num_layers must be a positive integer <= 256"),
+        ("history_seq_len", 10**9, "history_seq_len must be a positive integer"),
+        ("emb_size", 16_000, "describes about"),
+    ],
+)
+def test_absurd_sizes_in_a_published_config_are_refused(published, tmp_path, field, value, message):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(published, folder)
+    _set_json(folder / "config.json", lambda c: c.__setitem__(field, value))
+    with pytest.raises(CheckpointConfigError, match=message):
+        Ranker.load(folder)
+
+
+def _old_and_new() -> tuple[Ranker, Ranker]:
+    old = Ranker(CFG, random_params(ranker_network(CFG).init, seed=1))
+    new = Ranker(CFG, random_params(ranker_network(CFG).init, seed=2))
+    return old, new
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_a_save_that_fails_midway_leaves_the_old_checkpoint_whole(tmp_path, monkeypatch, fail_at):
+    from phoenix_models import checkpoint
+
+    folder = tmp_path / "ranker"
+    old, new = _old_and_new()
+    old.save(folder)
+    (folder / "training").mkdir()
+    (folder / "training" / "state.txt").write_text("resume me")
+    calls = {"n": 0}
+    real_savez = np.savez
+
+    def crashing_savez(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == fail_at:
+            raise OSError("disk full")
+        return real_savez(*args, **kwargs)
+
+    def crashing_write_bytes(self, data):
+        raise OSError("disk full")
+
+    if fail_at == 3:  # the third file is config.json
+        monkeypatch.setattr(Path, "write_bytes", crashing_write_bytes)
+    else:
+        monkeypatch.setattr(checkpoint.np, "savez", crashing_savez)
+    with pytest.raises(OSError, match="disk full"):
+        new.save(folder)
+    monkeypatch.undo()
+
+    loaded = Ranker.load(folder)
+    for module, entries in old.params.items():
+        for name, value in entries.items():
+            np.testing.assert_array_equal(np.asarray(loaded.params[module][name]), value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ranker"]  # no temporary left
+    assert (folder / "training" / "state.txt").read_text() == "resume me"
+
+
+def test_a_successful_save_replaces_every_file_and_keeps_other_entries(tmp_path):
+    folder = tmp_path / "ranker"
+    old, new = _old_and_new()
+    old.save(folder)
+    (folder / "training").mkdir()
+    (folder / "training" / "state.txt").write_text("resume me")
+
+    new.save(folder)
+
+    loaded = Ranker.load(folder)
+    key = ("transformer/decoder_layer_0/multi_head_attention/query", "w")
+    np.testing.assert_array_equal(
+        np.asarray(loaded.params[key[0]][key[1]]), new.params[key[0]][key[1]]
+    )
+    assert (folder / "training" / "state.txt").read_text() == "resume me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ranker"]

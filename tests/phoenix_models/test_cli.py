@@ -187,3 +187,47 @@ def test_malformed_checkpoints_and_corpora_fail_cleanly(files, tmp_path, args, m
 def test_importing_the_cli_does_not_import_jax():
     code = "import sys, phoenix_models.cli; assert 'jax' not in sys.modules, 'jax imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _rank_json(files, ranker_folder):
+    return invoke(
+        "rank", "--artifacts", ranker_folder, "--sequence", files["seq.json"],
+        "--candidates", files["cands.json"], "--json",
+    )  # fmt: skip
+
+
+def test_rank_refuses_a_checkpoint_with_nan_weights_in_one_line(files, tmp_path):
+    import shutil
+
+    folder = tmp_path / "ranker"
+    shutil.copytree(files["ranker"], folder)
+    key = "transformer/decoder_layer_0/multi_head_attention/query/w"
+    with np.load(folder / "model_params.npz") as data:
+        arrays = dict(data)
+    arrays[key][0, :2] = np.nan
+    np.savez(folder / "model_params.npz", **arrays)
+
+    result = _rank_json(files, folder)
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"array '{key}' holds 2 NaN or infinite value(s)" in result.output
+    assert "NaN," not in result.output and "[[" not in result.output
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_rank_json_never_prints_bare_nan(files, monkeypatch, bad):
+    from phoenix_models.ranker import Ranker as RankerClass
+
+    real = RankerClass.score_user
+
+    def poisoned(self, *args, **kwargs):
+        probs = np.array(real(self, *args, **kwargs))
+        probs[3, 0] = bad
+        return probs
+
+    monkeypatch.setattr(RankerClass, "score_user", poisoned)
+    result = _rank_json(files, files["ranker"])
+
+    assert result.exit_code == 1
+    assert "NaN or infinite scores for 1 of 11 candidates (post ids [1051])" in result.output
+    assert "NaN," not in result.output and "Infinity" not in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -81,3 +82,49 @@ def test_bad_json_fields_are_rejected_naming_the_field(patch, message):
 def test_invalid_json_text_is_a_config_error():
     with pytest.raises(ConfigError, match="not valid JSON"):
         PhoenixConfig.from_json("{emb_size: 3")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"attn_output_multiplier": float("nan")}, "attn_output_multiplier must be a positive fin"),
+        ({"attn_output_multiplier": float("inf")}, "attn_output_multiplier must be a positive fin"),
+        ({"widening_factor": float("nan")}, "widening_factor must be a positive finite"),
+        ({"dwell_norm_scale": -float("inf")}, "dwell_norm_scale must be a positive finite"),
+        ({"num_layers": 10**9}, "num_layers must be a positive integer <= 256, got 1000000000"),
+        ({"history_seq_len": 10**9}, "history_seq_len must be a positive integer <= 65536"),
+        ({"candidate_seq_len": 10**5000}, "integer of about 5001 digits"),
+        ({"emb_size": 16_384, "num_layers": 256}, r"describes about [\d,]+ parameters \(\d"),
+        ({"item_hash": EntityHash(2**31 + 1, (3,), (1,), 97)}, "vocab_size must be >= 2 and <="),
+    ],
+)
+def test_non_finite_and_absurd_values_are_rejected_in_one_line(overrides, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        dataclasses.replace(PhoenixConfig.tiny(), **overrides)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "text", ['{"num_layers": ' + "7" * 5000 + "}", '{"dwell_norm_scale": 1e999}']
+)
+def test_huge_numbers_in_config_json_are_config_errors(text):
+    with pytest.raises(ConfigError) as caught:
+        PhoenixConfig.from_json(text)
+    assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("preset", [PhoenixConfig.tiny, PhoenixConfig.mini])
+def test_parameter_estimate_bounds_both_models_within_five_percent(preset):
+    import jax
+
+    from phoenix_models.ranker import ranker_network
+    from phoenix_models.retrieval import retrieval_network
+
+    small = PhoenixConfig.tiny()  # small tables keep eval_shape cheap
+    cfg = preset(
+        user_hash=small.user_hash, item_hash=small.item_hash, author_hash=small.author_hash
+    )
+    for network in (ranker_network, retrieval_network):
+        shapes = jax.eval_shape(network(cfg).init, jax.random.PRNGKey(0))
+        real = sum(math.prod(v.shape) for entries in shapes.values() for v in entries.values())
+        assert real <= cfg.parameter_count() <= 1.05 * real

@@ -62,8 +62,10 @@ class PostCandidate:
     """A post on its way through the For-You pipeline.
 
     ``phoenix_scores`` holds the ranker's probabilities in :data:`ACTIONS` order (a tuple,
-    because scorers read it as one row of a matrix); ``weighted_score`` is their weighted
-    sum; ``score`` is the final score the selector sorts by.
+    because scorers read it as one row of a matrix); ``weighted_sum`` is their weighted sum
+    and ``weighted_score`` that sum after the weighted scorer's negative-score policy;
+    ``diversity_factor`` and ``oon_factor`` are the demotions applied after it; ``score``
+    is the final score the selector sorts by.
     """
 
     id: int
@@ -87,7 +89,10 @@ class PostCandidate:
     author_handle: str | None = None
     author_followers: int | None = None
     phoenix_scores: tuple[float, ...] | None = None
+    weighted_sum: float | None = None
     weighted_score: float | None = None
+    diversity_factor: float | None = None
+    oon_factor: float | None = None
     score: float | None = None
 
     @classmethod

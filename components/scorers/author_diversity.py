@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.models import ForYouQuery, PostCandidate
+from components.scorers.factors import lower_by_factor
 from pipeline import Scorer, register
 
 
@@ -17,8 +18,10 @@ def diversity_multiplier(n: int, decay: float, floor: float) -> float:
 
 @register("author_diversity")
 class AuthorDiversity(Scorer[ForYouQuery, PostCandidate]):
-    """In ``weighted_score`` order, multiplies the ``n``-th post of the same author by
-    ``(1 - floor) * decay**n + floor`` and writes the result to ``score``. X's published
+    """In ``weighted_score`` order, demotes the ``n``-th post of the same author by the factor
+    ``(1 - floor) * decay**n + floor`` (a plain product for a positive score, the same
+    fraction lower for a negative one: :func:`~components.scorers.factors.lower_by_factor`)
+    and writes the result to ``score``, the factor to ``diversity_factor``. X's published
     values: decay 0.5, floor 0.25. Unscored candidates keep ``None``."""
 
     class Params(BaseModel):
@@ -27,7 +30,7 @@ class AuthorDiversity(Scorer[ForYouQuery, PostCandidate]):
         floor: float = Field(0.25, ge=0, le=1)
 
     reads = {"weighted_score"}
-    writes = {"score"}
+    writes = {"score", "diversity_factor"}
 
     def score(
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]
@@ -41,9 +44,11 @@ class AuthorDiversity(Scorer[ForYouQuery, PostCandidate]):
         decay, floor = self.params.decay, self.params.floor
         seen: dict[int, int] = {}
         scores: list[float | None] = [None] * len(candidates)
+        factors: list[float | None] = [None] * len(candidates)
         for i in order:
             author = candidates[i].author_id
             n = seen.get(author, 0)
             seen[author] = n + 1
-            scores[i] = weighted[i] * diversity_multiplier(n, decay, floor)
-        return {"score": scores}
+            factors[i] = diversity_multiplier(n, decay, floor)
+            scores[i] = lower_by_factor(weighted[i], factors[i])
+        return {"score": scores, "diversity_factor": factors}

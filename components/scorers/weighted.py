@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,15 +36,10 @@ PUBLISHED_WEIGHTS: dict[str, float] = {
 """X's action weights (August 2026 ``home-mixer`` params, DESIGN.md "Published defaults")."""
 
 
-def combine(
-    probabilities: np.ndarray,
-    weights: np.ndarray,
-    video_eligible: np.ndarray,
-    negative_score_offset: float,
+def weighted_sum(
+    probabilities: np.ndarray, weights: np.ndarray, video_eligible: np.ndarray
 ) -> np.ndarray:
-    """``sum_k w_k p_k`` per row, then X's offset: a positive sum is shifted up by the
-    offset; a negative one is rescaled into ``[0, offset)``, so it stays below every
-    positive score yet keeps its order among negatives.
+    """``sum_k w_k p_k`` per row.
 
     ``probabilities`` is ``[C, A]``; ``video_eligible`` ``[C]`` zeroes the video-quality-view
     weight for posts that are not long enough videos.
@@ -51,23 +47,43 @@ def combine(
     weight_matrix = np.broadcast_to(weights, probabilities.shape).copy()  # [C, A]
     vqv = ACTION_INDEX["video_quality_view"]
     weight_matrix[:, vqv] *= video_eligible
-    combined = (probabilities * weight_matrix).sum(axis=1)  # [C]
+    return (probabilities * weight_matrix).sum(axis=1)  # [C]
+
+
+def offset_negative(sums: np.ndarray, weights: np.ndarray, offset: float) -> np.ndarray:
+    """X's negative-score offset: a positive sum is shifted up by ``offset``; a negative one
+    is rescaled into ``[0, offset)``, so it stays below every positive score and keeps its
+    order among negatives.
+
+    The rescale divides by the sum of all weight magnitudes (411 for X's weights), so
+    negative sums that differ by 1 end up 2.4e-6 apart: when most of a request's sums are
+    negative, the later multiplicative scorers (x0.75, x0.5) decide the order, not the
+    model. That is why ``negative_scores: signed`` exists.
+    """
     negative_sum = -weights[weights < 0].sum()
     total = np.abs(weights).sum()
     if total == 0:
-        return np.maximum(combined, 0.0)
-    rescaled = (combined + negative_sum) / total * negative_score_offset
-    return np.where(combined < 0, rescaled, combined + negative_score_offset)
+        return np.maximum(sums, 0.0)
+    rescaled = (sums + negative_sum) / total * offset
+    return np.where(sums < 0, rescaled, sums + offset)
 
 
 @register("weighted")
 class Weighted(Scorer[ForYouQuery, PostCandidate]):
-    """``weighted_score = offset(sum of weight x probability over all actions)``.
+    """``weighted_sum = sum of weight x probability over all actions``, and
+    ``weighted_score`` = that sum under the ``negative_scores`` policy.
 
     Negative weights (not interested, block, mute, report) pull a post down; the
-    video-quality-view weight counts only for videos longer than ``min_video_duration_s``;
-    a negative sum is offset and rescaled below every positive one (:func:`combine`). A
-    candidate without Phoenix scores (the ranker degraded) keeps ``None``.
+    video-quality-view weight counts only for videos longer than ``min_video_duration_s``.
+    ``negative_scores``:
+
+    * ``signed`` (the default): ``weighted_score`` is the sum itself. Negative scores stay
+      below every positive one with their full resolution, and the demoting scorers after
+      this one lower a score of either sign (:mod:`components.scorers.factors`).
+    * ``offset``: X's published formula (:func:`offset_negative`), which squeezes every
+      negative sum into ``[0, negative_score_offset)``.
+
+    A candidate without Phoenix scores (the ranker degraded) keeps ``None``.
     """
 
     class Params(BaseModel):
@@ -79,7 +95,14 @@ class Weighted(Scorer[ForYouQuery, PostCandidate]):
         min_video_duration_s: float = Field(
             10.0, ge=0, description="videos at most this long get no video-quality-view weight"
         )
-        negative_score_offset: float = Field(0.001, gt=0)
+        negative_scores: Literal["signed", "offset"] = Field(
+            "signed",
+            description="signed: keep negative sums as they are; offset: X's published "
+            "rescale of negative sums into [0, negative_score_offset)",
+        )
+        negative_score_offset: float = Field(
+            0.001, gt=0, description="X's offset (used by negative_scores: offset)"
+        )
 
         @field_validator("weights")
         @classmethod
@@ -92,7 +115,7 @@ class Weighted(Scorer[ForYouQuery, PostCandidate]):
             return weights
 
     reads = {"phoenix_scores", "video_duration_s"}
-    writes = {"weighted_score"}
+    writes = {"weighted_sum", "weighted_score"}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -102,9 +125,10 @@ class Weighted(Scorer[ForYouQuery, PostCandidate]):
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]
     ) -> dict[str, list[float | None]]:
         scored = [i for i, c in enumerate(candidates) if c.phoenix_scores is not None]
-        result: list[float | None] = [None] * len(candidates)
+        sums: list[float | None] = [None] * len(candidates)
+        final: list[float | None] = [None] * len(candidates)
         if not scored:
-            return {"weighted_score": result}
+            return {"weighted_sum": sums, "weighted_score": final}
         rows = [candidates[i].phoenix_scores for i in scored]
         width = len(rows[0])
         # np.fromiter over the flattened rows: np.array() on tuples is twice as slow.
@@ -114,9 +138,11 @@ class Weighted(Scorer[ForYouQuery, PostCandidate]):
         video_eligible = np.array(
             [(candidates[i].video_duration_s or 0.0) > minimum for i in scored], dtype=float
         )
-        combined = combine(
-            probabilities, self._weights, video_eligible, self.params.negative_score_offset
-        )
-        for i, value in zip(scored, combined.tolist(), strict=True):
-            result[i] = value
-        return {"weighted_score": result}
+        combined = weighted_sum(probabilities, self._weights, video_eligible)
+        scores = combined
+        if self.params.negative_scores == "offset":
+            scores = offset_negative(combined, self._weights, self.params.negative_score_offset)
+        for i, total, score in zip(scored, combined.tolist(), scores.tolist(), strict=True):
+            sums[i] = total
+            final[i] = score
+        return {"weighted_sum": sums, "weighted_score": final}

@@ -27,3 +27,10 @@ async def test_decay_and_floor_are_configurable(make_query, make_candidate):
     candidates = [make_candidate(i, author_id=7, weighted_score=1.0) for i in (1, 2)]
     scored = await run_component(AuthorDiversity(decay=0.0, floor=0.1), make_query(), candidates)
     assert sorted(c.score for c in scored) == pytest.approx([0.1, 1.0])
+
+
+async def test_negative_scores_of_later_posts_move_down(make_query, make_candidate):
+    candidates = [make_candidate(i, author_id=7, weighted_score=-1.0) for i in (1, 2)]
+    first, second = await run_component(AuthorDiversity(), make_query(), candidates)
+    assert (first.score, second.score) == pytest.approx((-1.0, -1.375))
+    assert (first.diversity_factor, second.diversity_factor) == pytest.approx((1.0, 0.625))

@@ -3,7 +3,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.models import ACTION_INDEX, ACTIONS
-from components.scorers.weighted import PUBLISHED_WEIGHTS, Weighted, combine
+from components.scorers.weighted import PUBLISHED_WEIGHTS, Weighted, offset_negative
 from pipeline.testing import run_component
 
 
@@ -25,11 +25,30 @@ def test_published_weights_cover_every_action_with_the_design_values():
     assert PUBLISHED_WEIGHTS["report"] == -234
 
 
-async def test_weighted_score_is_the_offset_weighted_sum(make_query, make_candidate):
+OFFSET = Weighted.Params(negative_scores="offset")
+
+
+async def test_weighted_sum_is_kept_beside_the_offset_score(make_query, make_candidate):
     candidate = make_candidate(1, phoenix_scores=probs(favorite=0.4, reply=0.1, dwell_time=0.5))
-    (scored,) = await run_component(Weighted(), make_query(), [candidate])
-    expected = 0.4 * 0.5 + 0.1 * 5 + 0.5 * 0.004 + 0.001
-    assert scored.weighted_score == pytest.approx(expected)
+    (scored,) = await run_component(Weighted(OFFSET), make_query(), [candidate])
+    expected = 0.4 * 0.5 + 0.1 * 5 + 0.5 * 0.004
+    assert scored.weighted_sum == pytest.approx(expected)
+    assert scored.weighted_score == pytest.approx(expected + 0.001)
+
+
+async def test_signed_scores_keep_the_sum_and_its_resolution(make_query, make_candidate):
+    candidates = [
+        make_candidate(1, phoenix_scores=probs(report=0.01)),
+        make_candidate(2, phoenix_scores=probs(report=0.011)),
+        make_candidate(3, phoenix_scores=probs(click=0.1)),
+    ]
+    bad, worse, good = await run_component(Weighted(), make_query(), candidates)
+    assert [bad.weighted_score, worse.weighted_score] == pytest.approx([-2.34, -2.574])
+    assert worse.weighted_score < bad.weighted_score < 0 < good.weighted_score
+    assert bad.weighted_sum == bad.weighted_score
+    # the offset squeezes the same gap of 0.234 into 5.7e-7
+    offset = await run_component(Weighted(OFFSET), make_query(), candidates[:2])
+    assert offset[0].weighted_score - offset[1].weighted_score < 1e-6
 
 
 async def test_negative_scores_are_rescaled_below_every_positive_score(make_query, make_candidate):
@@ -38,7 +57,7 @@ async def test_negative_scores_are_rescaled_below_every_positive_score(make_quer
         make_candidate(2, phoenix_scores=probs(report=0.02)),
         make_candidate(3, phoenix_scores=probs(click=1e-6)),
     ]
-    bad, worse, barely_good = await run_component(Weighted(), make_query(), candidates)
+    bad, worse, barely_good = await run_component(Weighted(OFFSET), make_query(), candidates)
     negative, total = weights_sums()
     assert bad.weighted_score == pytest.approx((-2.34 + negative) / total * 0.001)
     assert 0 <= worse.weighted_score < bad.weighted_score < 0.001 < barely_good.weighted_score
@@ -52,14 +71,14 @@ async def test_video_quality_view_counts_only_for_long_enough_videos(make_query,
         make_candidate(3, phoenix_scores=p, video_duration_s=None),
     ]
     long, short, none = await run_component(Weighted(), make_query(), candidates)
-    assert long.weighted_score == pytest.approx(0.05 + 0.001)
-    assert short.weighted_score == none.weighted_score == pytest.approx(0.001)
+    assert long.weighted_score == pytest.approx(0.05)
+    assert short.weighted_score == none.weighted_score == pytest.approx(0.0)
 
 
 async def test_weights_come_from_params_and_unscored_candidates_stay_none(
     make_query, make_candidate
 ):
-    scorer = Weighted(weights={"favorite": 2.0})
+    scorer = Weighted(weights={"favorite": 2.0}, negative_scores="offset")
     candidates = [
         make_candidate(1, phoenix_scores=probs(favorite=0.5, reply=1.0)),
         make_candidate(2),
@@ -76,5 +95,5 @@ def test_unknown_actions_in_weights_are_rejected_with_the_valid_names():
 
 def test_all_zero_weights_clip_at_zero():
     n = len(ACTIONS)
-    out = combine(np.full((1, n), 0.5), np.zeros(n), np.zeros(1), 0.001)
+    out = offset_negative(np.full(1, -0.5), np.zeros(n), 0.001)
     assert out.tolist() == [0.0]

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+import pipeline
 from components.models import CORE_FIELDS, IN_NETWORK, ForYouQuery, PostCandidate
 from components.resources import THUNDER, require
 from pipeline import Source, register
+
+log = structlog.get_logger("feedmixer.thunder")
+
+# The executor's hook for an answer that is usable but incomplete: it applies the value and
+# records a degradation of this component. Until pipeline/ has it, a truncated answer is
+# served and logged (``thunder_truncated``), not reported in ``result.degradations``.
+_Partial = getattr(pipeline, "Partial", None)
 
 
 @register("thunder")
@@ -17,7 +26,9 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
     """Asks Thunder for the newest posts of the accounts the viewer follows, excluding the
     ids the client has already seen. Thunder returns full post data, so candidates arrive
     with their core fields. A Thunder at capacity raises at once and the request goes on
-    without in-network candidates (a recorded degradation)."""
+    without in-network candidates (a recorded degradation). An answer cut short by
+    Thunder's time budget (``timed_out``) is served and reported as a degradation of this
+    source, naming how much of the follow list it covered."""
 
     class Params(BaseModel):
         model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,7 +44,7 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, THUNDER, self.name)
 
-    def get_candidates(self, query: ForYouQuery) -> list[PostCandidate]:
+    def get_candidates(self, query: ForYouQuery) -> Any:
         result = self.store.get_posts(
             query.user_id,
             query.following or (),
@@ -41,4 +52,14 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
             videos=self.params.videos,
             max_results=self.params.max_results,
         )
-        return [PostCandidate.from_post(post, IN_NETWORK) for post in result.posts]
+        candidates = [PostCandidate.from_post(post, IN_NETWORK) for post in result.posts]
+        if not result.timed_out:
+            return candidates
+        reason = (
+            f"Thunder's time budget ran out after {result.authors_scanned} of "
+            f"{result.authors_total} followed authors; {len(candidates)} posts served"
+        )
+        if _Partial is not None:
+            return _Partial(candidates, reason)
+        log.warning("thunder_truncated", component=self.name, message=reason)
+        return candidates

@@ -112,7 +112,7 @@ class Found:
 
 class Scan:
     """One request over a store's rows, timelines and timeline lengths (read-only; the
-    store holds its lock while a scan runs).
+    store holds its read lock while a scan runs).
 
     Rows travel with their records (``Rows.rec`` gathered once), so each rule reads fields
     already in cache.

@@ -20,9 +20,14 @@ Rules (values from X's release, :class:`ThunderLimits`):
   conversation root *and* the replied-to user is followed;
 * results are sorted newest first (ties: higher post id first) and truncated to
   ``max_results`` (``max_video_results``);
-* a request stops scanning when its time budget is spent and returns what it has;
+* a request stops scanning when its time budget (counted from when it got in) is spent and
+  returns what it has, flagged ``timed_out``;
 * at most ``max_concurrent_requests`` run at once: one more raises :class:`ThunderAtCapacity`
-  at once instead of queueing.
+  at once instead of queueing;
+* requests scan side by side (the read side of a
+  :class:`~components.thunder.rwlock.ReadWriteLock`); ingestion and trimming take the write
+  side for one batch, so a request never waits for the scans of the requests before it,
+  only for a writer's batch (and the scans running when that writer arrived).
 
 Post fields a request checks live in a numpy column store (:mod:`components.thunder.rows`)
 and timelines are typed ``array('q')`` of row numbers, indexed by a dense author index.
@@ -56,6 +61,7 @@ from components.thunder.rows import (
     REPOST,
     Rows,
 )
+from components.thunder.rwlock import ReadWriteLock
 from components.thunder.scan import (
     ORIGINAL,
     SECONDARY_KIND,
@@ -119,7 +125,7 @@ class ThunderStore:
     ) -> None:
         self.limits = limits or ThunderLimits()
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = ReadWriteLock()  # requests read together; ingestion writes alone
         self._capacity = threading.BoundedSemaphore(self.limits.max_concurrent_requests)
         self._rows = Rows()
         self._row_of: dict[int, int] = {}
@@ -137,7 +143,7 @@ class ThunderStore:
         already-present posts are skipped."""
         now = self.clock()
         oldest = now - self.limits.retention_s
-        with self._lock:
+        with self._lock.writing():
             fresh: dict[int, Post] = {}
             for post in posts:
                 pid = post.post_id
@@ -229,7 +235,7 @@ class ThunderStore:
         """Tombstone posts (present or not yet seen); returns how many stored posts died."""
         when = self.clock() if deleted_at is None else deleted_at
         removed = 0
-        with self._lock:
+        with self._lock.writing():
             for pid in post_ids:
                 self._tombstones.setdefault(pid, when)
                 row = self._row_of.pop(pid, None)
@@ -241,7 +247,7 @@ class ThunderStore:
 
     def trim(self) -> int:
         """Drop posts and tombstones older than the retention window; returns posts dropped."""
-        with self._lock:
+        with self._lock.writing():
             return self._trim(self.clock())
 
     def _trim(self, now: float) -> int:
@@ -298,12 +304,14 @@ class ThunderStore:
                 "in flight); retry later"
             )
         try:
-            deadline = time.perf_counter() + self.limits.request_budget_ms / 1000
             followed = sorted_unique(np.fromiter(following, np.int64))
             excluded = sorted_unique(np.fromiter(exclude_ids, np.int64))
             limits = self.limits
             limit = max_results or (limits.max_video_results if videos else limits.max_results)
-            with self._lock:
+            with self._lock.reading():
+                # The budget starts once the request is in: waiting for a writer's batch
+                # must not cut its scan short.
+                deadline = time.perf_counter() + limits.request_budget_ms / 1000
                 return self._get_posts(
                     viewer_id, followed, excluded, videos, limit, deadline, method
                 )

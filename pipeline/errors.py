@@ -5,6 +5,7 @@ one type at the boundary::
 
     FeedmixerError
     ├── RecipeError                 a recipe file (or override) is invalid; lists every problem
+    ├── InputError (ValueError)     an input file is too large, too deep, binary, or not UTF-8
     ├── ComponentDefinitionError    a component class breaks the contract at registration time
     ├── UnknownComponentError       a recipe names a component that is not registered
     ├── ContractViolation           a component's output breaks the stage contract (testing kit)
@@ -39,20 +40,44 @@ class RecipeIssue:
         where = self.file
         if self.line is not None:
             where += f":{self.line}:{self.column or 1}"
-        text = f"{where}: {self.path or '<root>'}: {self.message}"
+        # a last guard against echoing a huge key or value back: messages quote user values
+        # through pipeline.inputs.preview, but a key path is built from the file's own keys
+        text = f"{where}: {_cut(self.path or '<root>', 120)}: {_cut(self.message, 2000)}"
         if self.suggestion:
-            text += f" (did you mean {self.suggestion!r}?)"
+            text += f" (did you mean {_cut(self.suggestion, 120)!r}?)"
         return text
 
 
 class RecipeError(FeedmixerError):
-    """A recipe is invalid. ``issues`` holds every problem found in the file, not just the first."""
+    """A recipe is invalid. ``issues`` holds every problem found in the file, not just the first
+    (the message lists the first :attr:`MAX_LISTED`)."""
+
+    MAX_LISTED = 100
 
     def __init__(self, issues: list[RecipeIssue]) -> None:
         self.issues = list(issues)
         count = len(self.issues)
         header = f"{count} problem{'s' if count != 1 else ''} in recipe"
-        super().__init__(header + ":\n" + "\n".join(f"  {issue}" for issue in self.issues))
+        lines = [f"  {issue}" for issue in self.issues[: self.MAX_LISTED]]
+        if count > self.MAX_LISTED:
+            lines.append(f"  ... and {count - self.MAX_LISTED} more")
+        super().__init__(header + ":\n" + "\n".join(lines))
+
+
+class InputError(FeedmixerError, ValueError):
+    """An input file (a recipe before it is parsed, a query) breaks a size, depth or encoding
+    bound. The message starts with ``file[:line:column]:``."""
+
+    def __init__(
+        self, file: str, message: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.file, self.message, self.line, self.column = file, message, line, column
+        where = file if line is None else f"{file}:{line}:{column or 1}"
+        super().__init__(f"{where}: {message}")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ComponentDefinitionError(FeedmixerError, TypeError):

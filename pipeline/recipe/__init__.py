@@ -10,11 +10,17 @@ from pipeline.errors import RecipeError
 from pipeline.executor import Pipeline
 from pipeline.recipe.build import build_components, validate_spec
 from pipeline.recipe.dataflow import check_dataflow
-from pipeline.recipe.layering import apply_overrides, load_layers, parse_override
+from pipeline.recipe.layering import (
+    RECIPE_ROOT_ENV,
+    apply_overrides,
+    load_layers,
+    parse_override,
+    recipe_roots,
+)
 from pipeline.recipe.schema import ComponentEntry, RecipeSpec
 from pipeline.registry import load_plugins
 
-__all__ = ["ComponentEntry", "RecipeSpec", "load_recipe", "parse_override"]
+__all__ = ["RECIPE_ROOT_ENV", "ComponentEntry", "RecipeSpec", "load_recipe", "parse_override"]
 
 
 def load_recipe(
@@ -22,16 +28,21 @@ def load_recipe(
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
     plugins: Iterable[str] = (),
     resources: Mapping[str, Any] | None = None,
+    recipe_root: str | Path | None = None,
 ) -> Pipeline:
     """Load, validate and build the recipe at ``path``.
 
     Args:
-        path: the recipe file. ``extends:`` paths inside it are relative to it.
+        path: the recipe file, at most 1 MiB (limits: :data:`pipeline.inputs.RECIPE_LIMITS`).
+            ``extends:`` paths inside it are relative to it, and must stay inside its folder
+            or inside ``recipe_root``.
         overrides: ``{"scorers.weighted.params.reply": 0.5}`` or ``["result_size=20", ...]``,
             applied after the recipe's own ``set:`` block.
         plugins: module names to import first, so components they ``@register`` can be used.
             This is the only way a module outside installed packages gets imported.
         resources: shared objects (stores, models) handed to every component's ``warm_up``.
+        recipe_root: a second folder ``extends`` may reach into (default: the
+            ``FEEDMIXER_RECIPE_ROOT`` environment variable, if set).
 
     Raises:
         RecipeError: listing *every* problem found, each with file, line, column, key path,
@@ -42,7 +53,8 @@ def load_recipe(
         >>> result = await pipeline.execute(query)  # doctest: +SKIP
     """
     load_plugins(plugins)
-    layered = load_layers(Path(path))
+    path = Path(path)
+    layered = load_layers(path, roots=recipe_roots(path, recipe_root))
     own_set = layered.data.get("set")
     if isinstance(own_set, Mapping):
         apply_overrides(layered, own_set, origin_key="set")

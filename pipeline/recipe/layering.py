@@ -1,23 +1,32 @@
 """``extends`` and overrides: turning a chain of recipe files plus ``--set`` options into one
-plain mapping, while remembering which file and line every stage entry came from."""
+plain mapping, while remembering which file and line every stage entry came from.
+
+``extends`` is contained: it takes a relative path, and the file it names must lie inside the
+folder of the recipe being loaded (the one handed to ``load_recipe`` or ``feedmixer``), or
+inside the configured recipe root (``recipe_root=``, or the ``FEEDMIXER_RECIPE_ROOT``
+environment variable), after symlinks are resolved. Anything else is rejected before the
+file is opened, so an error message can never quote a file the recipe should not reach.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.errors import RecipeError, RecipeIssue
-from pipeline.recipe.source_map import KeyPath, SourceMap, parse_yaml
+from pipeline.inputs import RECIPE_LIMITS, preview
+from pipeline.recipe.source_map import KeyPath, SourceMap, load_yaml, parse_yaml
 from pipeline.registry import suggest
 from pipeline.stages import RECIPE_STAGES
 
 LIST_STAGES = tuple(key for key in RECIPE_STAGES if key != "selector")
 LIST_EDITS = frozenset({"extend", "prepend", "remove"})
 OVERRIDE_FILE = "<overrides>"
+RECIPE_ROOT_ENV = "FEEDMIXER_RECIPE_ROOT"
+MAX_EXTENDS = 16  # files in one extends chain
 
 
 @dataclass(frozen=True)
@@ -57,12 +66,33 @@ class Layered:
         return None, ()
 
 
-def load_layers(path: Path, chain: tuple[Path, ...] = ()) -> Layered:
-    """Parse ``path`` and, recursively, the recipes it extends, into one :class:`Layered`."""
-    resolved = path.resolve()
-    if resolved in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, resolved))
-        raise RecipeError([RecipeIssue(str(path), None, None, "extends", f"cycle: {cycle}")])
+def recipe_roots(path: Path, recipe_root: str | Path | None = None) -> tuple[Path, ...]:
+    """The folders ``extends`` may reach from the recipe at ``path``: its own folder, and
+    ``recipe_root`` (default: ``$FEEDMIXER_RECIPE_ROOT``) when set; symlinks resolved."""
+    configured = os.environ.get(RECIPE_ROOT_ENV) if recipe_root is None else recipe_root
+    try:
+        roots = [path.absolute().parent.resolve()]
+        if configured:
+            roots.append(Path(configured).expanduser().resolve())
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise RecipeError([RecipeIssue(str(path), None, None, "", f"bad path: {exc}")]) from None
+    return tuple(roots)
+
+
+def load_layers(
+    path: Path, chain: tuple[Path, ...] = (), roots: tuple[Path, ...] | None = None
+) -> Layered:
+    """Parse ``path`` and, recursively, the recipes it extends, into one :class:`Layered`.
+
+    ``roots`` are the folders an ``extends`` may name a file in (:func:`recipe_roots` of
+    ``path`` when not given).
+    """
+    if roots is None:
+        roots = recipe_roots(path)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise RecipeError([RecipeIssue(str(path), None, None, "", f"bad path: {exc}")]) from None
     parsed = parse_yaml(path)
     source_map = parsed.source_map
     if not isinstance(parsed.data, Mapping):
@@ -74,31 +104,55 @@ def load_layers(path: Path, chain: tuple[Path, ...] = ()) -> Layered:
     extends = child.pop("extends", None)
     if extends is None:
         layered = Layered({})
-    elif not isinstance(extends, str):
-        line, column = source_map.locate(("extends",))
-        raise RecipeError(
-            [RecipeIssue(str(path), line, column, "extends", "must be a relative file path")]
-        )
     else:
-        target = path.parent / extends
+        target, target_resolved = _extends_target(path, extends, source_map, roots)
         line, column = source_map.locate(("extends",))
-        try:
-            closes_cycle = target.resolve() in (*chain, resolved)
-        except (OSError, ValueError) as exc:
-            raise RecipeError(
-                [RecipeIssue(str(path), line, column, "extends", f"bad path {extends!r}: {exc}")]
-            ) from None
-        if closes_cycle:
-            cycle = " -> ".join(str(p) for p in (*chain, resolved, target.resolve()))
-            raise RecipeError([RecipeIssue(str(path), line, column, "extends", f"cycle: {cycle}")])
-        if not target.is_file():
-            raise RecipeError(
-                [RecipeIssue(str(path), line, column, "extends", f"no recipe file at {target}")]
-            )
-        layered = load_layers(target, (*chain, resolved))
+
+        def fail(message: str) -> RecipeError:
+            return RecipeError([RecipeIssue(str(path), line, column, "extends", message)])
+
+        if target_resolved in (*chain, resolved):
+            cycle = " -> ".join(str(p) for p in (*chain, resolved, target_resolved))
+            raise fail(f"cycle: {cycle}")
+        if len(chain) + 2 > MAX_EXTENDS:
+            raise fail(f"an extends chain may hold at most {MAX_EXTENDS} files")
+        if not target_resolved.is_file():
+            raise fail(f"no recipe file at {preview(str(target), 200)}")
+        layered = load_layers(target, (*chain, resolved), roots)
     for key, value in child.items():
         _merge_key(layered, key, value, source_map)
     return layered
+
+
+def _extends_target(
+    path: Path, extends: object, source_map: SourceMap, roots: tuple[Path, ...]
+) -> tuple[Path, Path]:
+    """The file ``extends`` names, and its resolved path, checked to lie inside ``roots``
+    *without* opening it."""
+    line, column = source_map.locate(("extends",))
+
+    def fail(message: str) -> RecipeError:
+        return RecipeError([RecipeIssue(str(path), line, column, "extends", message)])
+
+    if not isinstance(extends, str) or not extends.strip():
+        raise fail("must be a relative file path")
+    shown = preview(extends)
+    if "\x00" in extends:
+        raise fail(f"bad path {shown}: it holds a NUL character")
+    given = Path(extends)
+    if given.is_absolute() or extends.startswith("~"):
+        raise fail(f"{shown} is an absolute path; extends takes a path relative to this recipe")
+    target = path.parent / given
+    try:
+        resolved = target.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise fail(f"bad path {shown}: {exc}") from None
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise fail(
+            f"{shown} leads outside the recipe folder {roots[0]}; extends may only name a "
+            f"recipe inside it (set {RECIPE_ROOT_ENV} to allow another folder)"
+        )
+    return target, resolved
 
 
 def _merge_key(layered: Layered, key: Any, value: Any, source_map: SourceMap) -> None:
@@ -127,7 +181,9 @@ def _merge_key(layered: Layered, key: Any, value: Any, source_map: SourceMap) ->
                 layered.origins[(key,)] = Origin(source_map, (key,))
                 names = [_entry_name(e) for e in base]
                 layered.issue(
-                    (key, "remove"), f"no entry named {name!r} to remove", suggest(str(name), names)
+                    (key, "remove"),
+                    f"no entry named {preview(name)} to remove",
+                    suggest(str(name), names),
                 )
                 continue
             del base[index], base_origins[index]
@@ -148,8 +204,9 @@ def _merge_key(layered: Layered, key: Any, value: Any, source_map: SourceMap) ->
         data["set"] = {**data["set"], **value}
     else:
         data[key] = value
-    for known in [p for p in layered.origins if p and p[0] == key]:
-        del layered.origins[known]
+    if (key,) in layered.origins:  # a base recipe set this key: forget where its parts were
+        for known in [p for p in layered.origins if p and p[0] == key]:
+            del layered.origins[known]
     layered.origins[(key,)] = Origin(source_map, (key,))
     if isinstance(value, list):
         for index in range(len(value)):
@@ -170,7 +227,13 @@ def apply_overrides(layered: Layered, overrides: Mapping[str, Any], origin_key: 
             )
             continue
         parts = dotted.split(".")
-        path, error = _set_path(layered.data, parts, value)
+        if len(parts) > RECIPE_LIMITS.max_depth:
+            path, error = (
+                (),
+                (f"an override path may have at most {RECIPE_LIMITS.max_depth} parts", None),
+            )
+        else:
+            path, error = _set_path(layered.data, parts, value)
         if error is None:
             # problems with the new value point at the override, not at the value it replaced
             set_block = layered.origins.get(("set",)) if origin_key else None
@@ -194,11 +257,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise RecipeError([RecipeIssue(OVERRIDE_FILE, None, None, text, "expected KEY.PATH=VALUE")])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise RecipeError(
-            [RecipeIssue(OVERRIDE_FILE, None, None, key, f"cannot parse value {raw!r}: {exc}")]
-        ) from None
+        value = load_yaml(raw, OVERRIDE_FILE)[0] if raw.strip() else ""
+    except RecipeError as exc:
+        problem = "; ".join(issue.message for issue in exc.issues)
+        message = f"cannot parse value {preview(raw)}: {problem}"
+        raise RecipeError([RecipeIssue(OVERRIDE_FILE, None, None, key, message)]) from None
     return key.strip(), value
 
 
@@ -222,14 +285,14 @@ def _set_path(
                 break
         else:
             names = [_entry_name(e) for e in entries]
-            return path, (f"no {head} entry named {rest[0]!r}", suggest(rest[0], names))
+            return path, (f"no {head} entry named {preview(rest[0])}", suggest(rest[0], names))
     elif head == "selector":
         target = data.get("selector")
         if not isinstance(target, dict):
             return path, ("the recipe has no selector to override", None)
     else:
         if rest:
-            error = f"{head!r} is not a stage list or the selector"
+            error = f"{preview(head)} is not a stage list or the selector"
             return path, (error, suggest(head, [*RECIPE_STAGES]))
         data[head] = value
         return path, None
@@ -238,7 +301,7 @@ def _set_path(
     for part in rest[:-1]:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
-            return path, (f"{part!r} is not a mapping", None)
+            return path, (f"{preview(part)} is not a mapping", None)
     target[rest[-1]] = value
     return (*path, *rest), None
 

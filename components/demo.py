@@ -2,8 +2,12 @@
 
 Everything the first run builds lives under ``var/demo/`` (or ``$FEEDMIXER_VAR/demo``) and
 is reused by the next run: the SQLite user store (with its served history), the Thunder
-event log, the corpus embeddings. ``fresh=True`` deletes the user store and the event log,
-so served history starts empty.
+event log, the corpus embeddings. The first run seeds the store and the log atomically
+(built beside the folder, swapped in whole, under a file lock: see
+:mod:`components.stores.state_folder`), so concurrent first runs seed once and a killed one
+leaves nothing half-written. ``fresh=True`` deletes the user store and the event log, so
+served history starts empty. A damaged store or log raises :class:`StateCorrupt` naming
+the file (and line) and how to recover.
 
 Models: the demo checkpoints under ``checkpoints/demo/{ranker,retrieval}`` (committed, made
 by the project's training command); without them, untrained tiny models stand in and the
@@ -14,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +27,9 @@ from components import resources as keys
 from components.models import ForYouQuery
 from components.phoenix import PhoenixRanking, PhoenixRetrieval
 from components.stores.post_catalog import PostCatalog
-from components.stores.user_store import UserStore
-from components.thunder.event_log import EventLog, replay
+from components.stores.state_folder import StateCorrupt, StateFolder
+from components.stores.user_store import UserStore, UserStoreCorrupt
+from components.thunder.event_log import EventLog, EventLogCorrupt, replay
 from components.thunder.store import ThunderStore
 from components.world import (
     author_directory,
@@ -65,41 +69,71 @@ class DemoPaths:
     def corpus(self, key: str) -> Path:
         return self.root / "corpus" / f"{key}.npz"
 
+    @property
+    def state(self) -> StateFolder:
+        """The folder as one seeded unit (the corpus cache survives a re-seed)."""
+        return StateFolder(self.root, keep=("corpus",))
+
     def reset(self) -> None:
-        """Forget served history and Thunder's log (models and corpus caches stay)."""
-        for path in (
-            self.user_store,
-            Path(f"{self.user_store}-wal"),
-            Path(f"{self.user_store}-shm"),
-        ):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(self.event_log.parent, ignore_errors=True)
+        """Forget served history and Thunder's log (models and corpus caches stay): the next
+        run seeds them again."""
+        self.state.reset(
+            self.user_store.name,
+            f"{self.user_store.name}-wal",
+            f"{self.user_store.name}-shm",
+            self.event_log.parent.name,
+        )
+
+
+def seed_state(paths: DemoPaths, world: Any, posts: list, say: Say) -> None:
+    """Seed the state folder from ``world`` unless it already holds it: the user store and
+    Thunder's event log are built in a temporary sibling and swapped in whole, under a file
+    lock, so concurrent first runs seed once and a killed run leaves nothing half-written."""
+    key = world_key(world)
+
+    def build(folder: Path) -> None:
+        say("loading the demo world into the user store")
+        store = UserStore(folder / paths.user_store.name)
+        try:
+            load_user_store(store, world)
+            store.set_meta("world", key)
+        finally:
+            store.close()
+        say("writing the demo world's post events")
+        log = EventLog(folder / paths.event_log.relative_to(paths.root), fsync=False)
+        log.append(create_events(posts))  # the whole folder is fsynced before the swap
+
+    paths.state.seed(key, build)
 
 
 def open_user_store(path: Path, world: Any, say: Say) -> UserStore:
-    """The demo user store, loaded from ``world`` unless an earlier run already did."""
-    store = UserStore(path)
-    if store.get_meta("world") != world_key(world):
-        say("loading the demo world into the user store")
-        store.close()
-        path.unlink(missing_ok=True)
+    """The demo user store (seeded by :func:`seed_state`), checked for damage."""
+    try:
         store = UserStore(path)
-        load_user_store(store, world)
-        store.set_meta("world", world_key(world))
+        store.verify()
+    except UserStoreCorrupt as exc:
+        raise _damaged(path, exc) from None
     return store
 
 
 def open_thunder(path: Path, world: Any, posts: list, say: Say) -> ThunderStore:
-    """A Thunder store on the world's clock, rebuilt by replaying the event log (written
-    from the world's posts on first use)."""
-    log = EventLog(path)
-    if path.stat().st_size == 0:
-        say("writing the demo world's post events")
-        log.append(create_events(posts))
+    """A Thunder store on the world's clock, rebuilt by replaying the event log (seeded by
+    :func:`seed_state`)."""
     store = ThunderStore(clock=lambda: float(world.now))
-    stats = replay(log, store)
+    try:
+        stats = replay(EventLog(path), store)
+    except EventLogCorrupt as exc:
+        raise _damaged(path, exc) from None
     say(f"Thunder: replayed {stats.events} events, {len(store)} posts in retention")
     return store
+
+
+def _damaged(path: Path, exc: Exception) -> StateCorrupt:
+    root = path.parent.parent if path.parent.name == "thunder" else path.parent
+    return StateCorrupt(
+        f"{exc}. The demo state is damaged: run `feedmixer demo --fresh` to rebuild it "
+        f"(or delete {root})"
+    )
 
 
 def load_models(say: Say) -> tuple[Any, Any, str | None]:
@@ -152,6 +186,7 @@ def build_resources(
     ``need_models`` no model is loaded (the chronological recipe needs none).
     """
     posts = posts_from_world(world)
+    seed_state(paths, world, posts, say)
     resources: dict[str, Any] = {
         keys.USER_STORE: open_user_store(paths.user_store, world, say),
         keys.THUNDER: open_thunder(paths.event_log, world, posts, say),

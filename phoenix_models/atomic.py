@@ -38,9 +38,10 @@ def atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: Path) -> Iterator[Path]:
+def atomic_folder(path: Path, carry: Callable[[str], bool] = lambda name: True) -> Iterator[Path]:
     """Build a folder's new contents in the yielded temporary folder; when the block ends
-    without an exception, it replaces ``path`` as one unit.
+    without an exception, it replaces ``path`` as one unit. Entries of the old folder that
+    the new one lacks move over if ``carry(name)`` says so (by default all of them).
 
     Examples:
         >>> import tempfile
@@ -56,12 +57,12 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_tree(tmp)
-        _swap_in(tmp, path)
+        _swap_in(tmp, path, carry)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the old folder after a swap, or a failed build
 
 
-def _swap_in(new: Path, path: Path) -> None:
+def _swap_in(new: Path, path: Path, carry: Callable[[str], bool]) -> None:
     """Put ``new`` at ``path``; afterwards the old contents (if any) are at ``new``."""
     if not path.exists():
         os.rename(new, path)
@@ -73,7 +74,7 @@ def _swap_in(new: Path, path: Path) -> None:
         os.rename(old, new)
     # Keep what the old folder held beside the replaced files (e.g. a training state).
     for entry in new.iterdir():
-        if not (path / entry.name).exists():
+        if carry(entry.name) and not (path / entry.name).exists():
             os.rename(entry, path / entry.name)
     _fsync_dir(path.parent)
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from components.models import ACTION_INDEX, ACTIONS, Engagement, SafetySettings
+from pipeline import FeedmixerError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS follows (user_id INTEGER, target_id INTEGER,
@@ -48,6 +49,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 _EDGE_TABLES = ("follows", "blocks", "mutes")
+
+
+class UserStoreCorrupt(FeedmixerError):
+    """The SQLite file is not a database, or fails SQLite's integrity check."""
 
 
 def actions_to_mask(actions: Iterable[str]) -> int:
@@ -83,7 +88,25 @@ class UserStore:
         self._memory = self.path == ":memory:"
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn().executescript(_SCHEMA)
+        try:
+            self._conn().executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed", ...
+            self.close()
+            raise UserStoreCorrupt(f"{self.path}: not a readable SQLite database ({exc})") from exc
+
+    def verify(self) -> None:
+        """Run SQLite's ``quick_check`` (milliseconds on the demo's store).
+
+        Raises:
+            UserStoreCorrupt: the file is damaged, with SQLite's first complaint.
+        """
+        try:
+            rows = self._read("PRAGMA quick_check(1)")
+        except sqlite3.DatabaseError as exc:
+            raise UserStoreCorrupt(f"{self.path}: damaged SQLite database ({exc})") from exc
+        if rows != [("ok",)]:
+            detail = " ".join(str(rows[0][0]).split()) if rows else "no answer"
+            raise UserStoreCorrupt(f"{self.path}: damaged SQLite database ({detail})")
 
     # -- connections --------------------------------------------------------------------
 

@@ -75,7 +75,13 @@ async def test_nothing_older_than_the_max_age_is_served(serve, world):
 
 
 async def test_oon_factor_zero_puts_every_in_network_post_first(serve):
-    result = await serve(overrides={"scorers.oon.params.factor": 0.0})
+    # X's formula: every weighted score is offset to >= 0, so a factor 0 sinks OON posts
+    result = await serve(
+        overrides={
+            "scorers.oon.params.factor": 0.0,
+            "scorers.weighted.params.negative_scores": "offset",
+        }
+    )
     flags = [c.in_network for c in result.selected]
     assert any(flags)
     assert flags == sorted(flags, reverse=True)  # all in-network, then any out-of-network

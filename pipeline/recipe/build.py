@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pipeline.component import Component
-from pipeline.errors import UnknownComponentError
+from pipeline.errors import RecipeError, UnknownComponentError
+from pipeline.inputs import preview
 from pipeline.recipe.layering import Layered
 from pipeline.recipe.schema import ComponentEntry, RecipeSpec
 from pipeline.registry import get_component, registered, suggest
@@ -44,7 +45,7 @@ def validate_spec(layered: Layered) -> tuple[RecipeSpec, dict[str, list[IndexedE
         for path, item in raw:
             if not isinstance(item, dict):
                 layered.issue(
-                    path, f"expected a component entry such as {{use: name}}, got {item!r}"
+                    path, f"expected a component entry such as {{use: name}}, got {preview(item)}"
                 )
                 continue
             try:
@@ -102,7 +103,7 @@ def _build_one(
             return None
         layered.issue(
             (*path, "use"),
-            f"no component registered as {entry.use!r}; expected one of the "
+            f"no component registered as {preview(entry.use)}; expected one of the "
             f"{base.__name__}s: {', '.join(same_stage)}",
             suggest(entry.use, same_stage),
         )
@@ -130,13 +131,15 @@ def _record_validation_errors(
         suggestion = None
         if error["type"] == "extra_forbidden":
             fields = _fields_at(model, loc[:-1])
-            suggestion = suggest(str(loc[-1]), fields) if fields else None
+            # suggestions cost a fuzzy match each: only for the issues the message lists
+            listed = len(layered.issues) < RecipeError.MAX_LISTED
+            suggestion = suggest(str(loc[-1]), fields) if fields and listed else None
             expected = f"; expected one of: {', '.join(fields)}" if fields else ""
-            message = f"unknown key {loc[-1]!r}{expected}"
+            message = f"unknown key {preview(loc[-1])}{expected}"
         elif error["type"] == "missing":
             message = "required key is missing"
         else:
-            message = f"{error['msg']} (got {error.get('input')!r})"
+            message = f"{error['msg']} (got {preview(error.get('input'))})"
         layered.issue(path, message, suggestion)
 
 

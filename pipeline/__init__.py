@@ -12,9 +12,10 @@ from pipeline.errors import (
     RequiredComponentFailed,
     UnknownComponentError,
 )
-from pipeline.executor import Pipeline
+from pipeline.executor import DEFAULT_DEADLINE_MS, Pipeline
 from pipeline.filter import Filter, FilterResult
 from pipeline.hydrator import Hydrator
+from pipeline.policy import FailurePolicy
 from pipeline.query_hydrator import QueryHydrator
 from pipeline.recipe import load_recipe
 from pipeline.registry import register, registered
@@ -25,10 +26,12 @@ from pipeline.side_effect import SideEffect
 from pipeline.source import Source
 
 __all__ = [
+    "DEFAULT_DEADLINE_MS",
     "ComponentDefinitionError",
     "ContractViolation",
     "DeadlineExceeded",
     "Degradation",
+    "FailurePolicy",
     "FeedmixerError",
     "Filter",
     "FilterResult",

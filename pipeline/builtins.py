@@ -15,8 +15,16 @@ from pipeline.selector import Selector
 class TopK(Selector):
     """Keep the ``k`` candidates with the highest ``score_field``, best first.
 
-    Candidates whose score is ``None`` (a scorer degraded for them) sort last rather than
-    failing the request.
+    Candidates whose score is ``None`` (a scorer degraded for them) or NaN sort below every
+    number rather than failing the request; ties (NaN and ``None`` included) keep their input
+    order, so the ranking is deterministic.
+
+    Examples:
+        >>> from types import SimpleNamespace as C
+        >>> pool = [C(id=1, score=0.1), C(id=2, score=float("nan")), C(id=3, score=0.9),
+        ...         C(id=4, score=None), C(id=5, score=0.5)]
+        >>> [c.id for c in TopK(k=5).select(None, pool)]
+        [3, 5, 1, 2, 4]
     """
 
     class Params(BaseModel):
@@ -33,6 +41,8 @@ class TopK(Selector):
 
         def key(candidate: Any) -> tuple[bool, float]:
             score = getattr(candidate, field)
-            return (score is not None, score if score is not None else 0.0)
+            if score is None or score != score:  # None or NaN: below every number
+                return (False, 0.0)
+            return (True, score)
 
         return sorted(candidates, key=key, reverse=True)[: self.params.k]

@@ -17,8 +17,13 @@ A component is a small class with one job. It subclasses exactly one stage base
 * ``warm_up(resources)`` — heavy setup (open stores, load models), run once before the first
   request, never in ``__init__``. ``resources`` is the mapping given to the pipeline.
 * ``close()`` — release what ``warm_up`` acquired.
-* ``run_in_thread`` — set ``True`` on a CPU-heavy *sync* component to run it in a worker thread
-  so it neither blocks the event loop nor outlives its timeout on the request path.
+* ``on_failure`` — what a degradation of this component does to the request: ``skip``
+  (default), ``drop_all`` or ``fail`` (see :mod:`pipeline.policy`); ``required=True`` is
+  ``on_failure="fail"``.
+* ``max_threads`` — a plain ``def`` stage method always runs in a worker thread that a
+  timeout can abandon (:mod:`pipeline.threads`), so it never blocks the event loop nor holds
+  a request past its budget; at most ``max_threads`` of them live at once per component
+  (hung ones included). ``run_in_thread`` is kept for compatibility and changes nothing.
 
 The framework owns everything around the call: timing, timeouts, output checks and
 degradation. A component never has to catch its own exceptions.
@@ -31,8 +36,10 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-import anyio.to_thread
 from pydantic import BaseModel, ConfigDict
+
+from pipeline.policy import FailurePolicy, policy_problem, resolve_policy
+from pipeline.threads import DEFAULT_THREADS_PER_COMPONENT, ThreadSlots, run_in_worker
 
 Q = TypeVar("Q")
 C = TypeVar("C")
@@ -54,6 +61,7 @@ class Component(Generic[Q, C]):
     writes: ClassVar[frozenset[str]] = frozenset()
     query_reads: ClassVar[frozenset[str]] = frozenset()
     run_in_thread: ClassVar[bool] = False
+    max_threads: ClassVar[int] = DEFAULT_THREADS_PER_COMPONENT
     default_timeout_ms: ClassVar[float | None] = None
     registered_name: ClassVar[str | None] = None
     query_type: ClassVar[type | None] = None
@@ -84,9 +92,13 @@ class Component(Generic[Q, C]):
         name: str | None = None,
         timeout_ms: float | None = None,
         required: bool = False,
+        on_failure: FailurePolicy | None = None,
         enabled: bool = True,
         **param_values: Any,
     ) -> None:
+        problem = policy_problem(self.stage, on_failure, required)
+        if problem:
+            raise ValueError(f"{name or self.registered_name or type(self).__name__}: {problem}")
         if params is None:
             params = self.Params(**param_values)
         elif isinstance(params, Mapping):
@@ -99,8 +111,14 @@ class Component(Generic[Q, C]):
         self.params = params
         self.name = name or self.registered_name or type(self).__name__
         self.timeout_ms = timeout_ms if timeout_ms is not None else self.default_timeout_ms
-        self.required = required
+        self.on_failure: FailurePolicy = resolve_policy(on_failure, required)
         self.enabled = enabled
+        self._threads = ThreadSlots(self.max_threads)
+
+    @property
+    def required(self) -> bool:
+        """Whether a degradation fails the request (``on_failure == "fail"``)."""
+        return self.on_failure == "fail"
 
     def enable(self, query: Q) -> bool:
         """Whether this component runs for ``query``. Defaults to always."""
@@ -115,13 +133,15 @@ class Component(Generic[Q, C]):
         return None
 
     async def invoke(self, *args: Any) -> Any:
-        """Call the stage method the way it was written: awaited, in a thread, or inline."""
+        """Call the stage method the way it was written: awaited, or in an abandonable worker
+        thread holding one of this component's ``max_threads`` slots."""
         method = getattr(self, self.method_name)
         if self.is_async:
             return await method(*args)
-        if self.run_in_thread:
-            return await anyio.to_thread.run_sync(method, *args, abandon_on_cancel=True)
-        return method(*args)
+        threads = self.__dict__.get("_threads")
+        if threads is None:  # a subclass __init__ that skipped Component.__init__
+            threads = self._threads = ThreadSlots(self.max_threads)
+        return await run_in_worker(method, args, threads)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.stage})>"

@@ -13,11 +13,18 @@ Two output shapes are accepted, because they suit different components:
   produce this naturally, and it is the cheapest shape to check and apply.
 
 Checks run before anything is written, so a malformed output changes nothing.
+
+A scorer's values must be finite: one NaN or ±Inf makes the whole output invalid
+(``non_finite``), like a wrong type. Filters and selectors work on identity: a filter's
+``kept`` + ``removed`` must be exactly the candidate objects it was given, each once, and a
+selector may return only some of its input candidates, each at most once (``not_its_input``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.component import Component
@@ -46,6 +53,8 @@ def check_output(
                 )
             if len(column) != expected_length:
                 return _wrong_length(component, stage, len(column), expected_length, field)
+        if component.stage == "scorer":
+            return check_finite_columns(component, stage, value)
         return None
     if not isinstance(value, list | tuple):
         return wrong_type(
@@ -73,7 +82,73 @@ def check_output(
             return wrong_type(
                 component, stage, "expected a candidate, a dict or an Exception", item
             )
+    if component.stage == "scorer":
+        return check_finite_columns(component, stage, _rows_to_columns(value, writes))
     return None
+
+
+def check_finite_columns(
+    component: Component, stage: str, columns: Mapping[str, Any]
+) -> Degradation | None:
+    """A scorer's values must be finite numbers (``None`` and non-numbers are left alone)."""
+    for field, column in columns.items():
+        bad = _count_non_finite(column)
+        if bad:
+            return Degradation(
+                component.name,
+                stage,
+                "non_finite",
+                f"{bad} of {len(column)} values of {field!r} are NaN or ±Inf; "
+                "none of its output was applied",
+            )
+    return None
+
+
+def _rows_to_columns(rows: Sequence[Any], writes: Iterable[str]) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {}
+    for field in writes:
+        column = columns[field] = []
+        for item in rows:
+            if isinstance(item, Exception):
+                continue
+            if isinstance(item, Mapping):
+                column.append(item.get(field))
+            else:
+                column.append(getattr(item, field, None))
+    return columns
+
+
+def _count_non_finite(column: Any) -> int:
+    """How many values in ``column`` are NaN, ±Inf or too large for a float; a value that is
+    a list or tuple of numbers counts once if any of its numbers is not finite."""
+    if hasattr(column, "dtype") and hasattr(column, "tolist"):  # NumPy / JAX arrays
+        try:
+            import numpy as np
+
+            array = np.asarray(column)
+            if array.size == 0:
+                return 0
+            bad = ~np.isfinite(array)
+            return int(np.count_nonzero(bad.reshape(len(array), -1).any(axis=1)))
+        except TypeError:  # not a numeric array
+            column = column.tolist()
+    try:
+        if math.isfinite(sum(column)):  # fast path: NaN or Inf anywhere makes the sum so
+            return 0
+    except (TypeError, OverflowError, ValueError):
+        pass
+    return sum(map(_non_finite, column))
+
+
+def _non_finite(value: Any) -> int:
+    if isinstance(value, list | tuple):
+        return 1 if any(map(_non_finite, value)) else 0
+    try:
+        return 0 if math.isfinite(value) else 1
+    except OverflowError:  # an int too large for a float
+        return 1
+    except (TypeError, ValueError):  # None or not a number: not a score to judge
+        return 0
 
 
 def apply_output(
@@ -193,7 +268,7 @@ _wrong_type = wrong_type
 def check_candidate_list(
     component: Component, stage: str, value: Any, candidate_type: type | None
 ) -> Degradation | None:
-    """Sources and selectors return a list of candidates."""
+    """Sources and selectors return a list of candidates (see also :func:`check_selection`)."""
     if not isinstance(value, list | tuple):
         return wrong_type(component, stage, "expected a list of candidates", value)
     if candidate_type is not None:
@@ -206,18 +281,74 @@ def check_candidate_list(
 
 
 def check_filter_result(
-    component: Component, stage: str, value: Any, expected_length: int
+    component: Component, stage: str, value: Any, candidates: Sequence[Any]
 ) -> Degradation | None:
-    """A filter returns a FilterResult whose two lists partition its input."""
+    """A filter returns a FilterResult whose two lists partition its input: every candidate
+    it was given (the same object) in exactly one of them, and nothing else."""
     if not isinstance(value, FilterResult):
         return wrong_type(component, stage, "expected a FilterResult", value)
-    if not isinstance(value.kept, list | tuple) or not isinstance(value.removed, list | tuple):
-        return wrong_type(component, stage, "FilterResult.kept/removed must be lists", value.kept)
-    if len(value.kept) + len(value.removed) != expected_length:
+    kept, removed = value.kept, value.removed
+    if not isinstance(kept, list | tuple) or not isinstance(removed, list | tuple):
+        return wrong_type(component, stage, "FilterResult.kept/removed must be lists", kept)
+    expected = len(candidates)
+    if len(kept) + len(removed) != expected:
         return Degradation(
             component.name,
             stage,
             "wrong_length",
-            f"kept {len(value.kept)} + removed {len(value.removed)} != {expected_length} inputs",
+            f"kept {len(kept)} + removed {len(removed)} != {expected} inputs",
         )
-    return None
+    inputs = set(map(id, candidates))
+    outputs = set(map(id, kept))
+    outputs.update(map(id, removed))
+    if len(inputs) == expected and outputs == inputs:  # the common case, at C speed
+        return None
+    if Counter(map(id, candidates)) == Counter(map(id, [*kept, *removed])):
+        return None  # the input held one object twice, and so does the partition
+    return _not_its_input(
+        component, stage, [*kept, *removed], candidates, "kept + removed", "keep or remove"
+    )
+
+
+def check_selection(
+    component: Component, stage: str, value: Sequence[Any], candidates: Sequence[Any]
+) -> Degradation | None:
+    """A selector returns some of its input candidates (the same objects), each at most once."""
+    inputs = set(map(id, candidates))
+    chosen = set(map(id, value))
+    if len(chosen) == len(value) and chosen <= inputs:
+        return None
+    if not Counter(map(id, value)) - Counter(map(id, candidates)):
+        return None  # the input held one object twice, and so does the selection
+    return _not_its_input(component, stage, value, candidates, "the selection", "select")
+
+
+def _not_its_input(
+    component: Component,
+    stage: str,
+    outputs: Sequence[Any],
+    inputs: Sequence[Any],
+    what: str,
+    verb: str,
+) -> Degradation:
+    given = Counter(map(id, inputs))
+    returned = Counter(map(id, outputs))
+    foreign = sum(n for key, n in returned.items() if key not in given)
+    repeated = sum(n - given[key] for key, n in returned.items() if key in given and n > given[key])
+    missing = sum(n - returned[key] for key, n in given.items() if returned[key] < n)
+    problems = [
+        f"{count} {label}"
+        for count, label in (
+            (foreign, "candidates it was not given"),
+            (repeated, "repeated candidates"),
+            (missing, "input candidates left out") if verb != "select" else (0, ""),
+        )
+        if count
+    ]
+    return Degradation(
+        component.name,
+        stage,
+        "not_its_input",
+        f"{what} holds {' and '.join(problems)}; a {component.stage} may only {verb} "
+        "the candidate objects it was given, each once",
+    )

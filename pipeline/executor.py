@@ -1,13 +1,22 @@
 """The executor: runs one request through the stages, in the order of the DESIGN contract.
 
 ``Pipeline.execute`` reads top to bottom like the stage list. Everything a stage needs to
-survive a bad component (timeouts, output checks, degradation records, timings) lives in
-:class:`_Request`, so each stage is a few lines.
+survive a bad component (timeouts, output checks, failure policies, degradation records,
+timings) lives in :class:`_Request`, so each stage is a few lines.
+
+Time limits. Every request has a deadline: the ``deadline_ms`` given to ``execute``, else the
+pipeline's (the recipe's), else :data:`DEFAULT_DEADLINE_MS`. Every component call is bounded
+by the smaller of its own ``timeout_ms`` and the time left; plain ``def`` components run in
+abandonable worker threads (:mod:`pipeline.threads`), so the bound holds for them too.
+Filters alone may run up to :data:`FILTER_GRACE_MS` past the deadline, because skipping a
+filter serves what it exists to remove; a ``drop_all`` filter that cannot finish by then
+removes everything instead. So a request returns by its deadline plus that grace, plus
+scheduling slack. Side effects run after the response, each with its own budget
+(:data:`DEFAULT_SIDE_EFFECT_TIMEOUT_MS` when it has none).
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import math
@@ -19,6 +28,7 @@ from typing import Any, Generic
 
 import anyio
 import structlog
+from anyio.abc import TaskGroup
 
 from pipeline.component import C, Component, Q
 from pipeline.contract import (
@@ -28,6 +38,7 @@ from pipeline.contract import (
     check_filter_result,
     check_output,
     check_query_output,
+    check_selection,
 )
 from pipeline.errors import DeadlineExceeded, RequiredComponentFailed
 from pipeline.filter import Filter
@@ -40,6 +51,22 @@ from pipeline.selector import Selector
 from pipeline.side_effect import SideEffect
 from pipeline.source import Source
 
+DEFAULT_DEADLINE_MS = 5_000.0
+"""The deadline of a request that has none (neither from ``execute`` nor from the recipe)."""
+
+FILTER_GRACE_MS = 50.0
+"""How far past the request deadline filters may still run (see the module docstring)."""
+
+DEFAULT_SIDE_EFFECT_TIMEOUT_MS = 5_000.0
+"""The time limit of a side effect without a ``timeout_ms`` of its own."""
+
+DRAIN_TIMEOUT_MS = 10_000.0
+"""How long leaving ``async with pipeline`` (or ``aclose``) waits for side effects still
+running before it cancels them."""
+
+MAX_DEFERRED = 256
+"""Requests whose side effects wait for ``aclose`` when the pipeline is not entered."""
+
 log = structlog.get_logger("feedmixer.pipeline")
 
 
@@ -48,9 +75,18 @@ class Pipeline(Generic[Q, C]):
     """A runnable candidate pipeline. Build it from a recipe with :func:`pipeline.load_recipe`
     or directly from component instances.
 
-    Use it as ``result = await pipeline.execute(query)``; side effects keep running after
-    ``execute`` returns, so call ``await pipeline.aclose()`` (or use ``async with pipeline``)
-    to drain them and release components.
+    Use it as an async context manager, which owns the task group its side effects run in::
+
+        async with pipeline:                       # warm_up, start the side-effect group
+            result = await pipeline.execute(query) # returns before side effects finish
+        # leaving waits up to DRAIN_TIMEOUT_MS for running side effects, cancels the rest,
+        # then closes every component
+
+    ``execute`` also works on a pipeline that is not entered; the side effects of such
+    requests are then deferred (at most :data:`MAX_DEFERRED` requests' worth, oldest dropped)
+    and run by ``await pipeline.aclose()`` or on the next ``async with`` — never while the
+    caller waits for its response. ``deadline_ms`` of ``None`` means
+    :data:`DEFAULT_DEADLINE_MS`.
     """
 
     name: str
@@ -76,7 +112,8 @@ class Pipeline(Generic[Q, C]):
         self._warm = False
         self.broken: dict[str, str] = {}
         self._warm_lock = anyio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
+        self._group: TaskGroup | None = None
+        self._deferred: list[PipelineResult[Q, C]] = []
 
     def components(self) -> list[Component]:
         """Every component, in execution order."""
@@ -101,10 +138,12 @@ class Pipeline(Generic[Q, C]):
         request_id: str | None = None,
         deadline_ms: float | None = None,
     ) -> PipelineResult[Q, C]:
-        """Run one request. Never raises for an optional component's failure; raises
-        :class:`~pipeline.errors.RequiredComponentFailed` when a ``required`` one degrades."""
+        """Run one request. Never raises for a component that fails open (``skip``) or
+        drops candidates (``drop_all``); raises
+        :class:`~pipeline.errors.RequiredComponentFailed` when a ``fail`` one degrades."""
         await self.warm_up()
-        request = _Request(self, copy.copy(query), request_id, deadline_ms or self.deadline_ms)
+        deadline_ms = deadline_ms or self.deadline_ms or DEFAULT_DEADLINE_MS
+        request = _Request(self, copy.copy(query), request_id, deadline_ms)
         with structlog.contextvars.bound_contextvars(request_id=request.id, pipeline=self.name):
             await request.hydrate_query(self.query_hydrators, "query_hydrators")
             await request.hydrate_query(self.dependent_query_hydrators, "dependent_query_hydrators")
@@ -134,8 +173,9 @@ class Pipeline(Generic[Q, C]):
                 try:
                     await call_hook(component, "warm_up", self.resources)
                 except Exception as exc:
-                    # Degrade, don't crash: the component is skipped on every request (and
-                    # reported each time) until the pipeline is rebuilt.
+                    # Degrade, don't crash: the component is skipped (or drops the candidates,
+                    # per its policy) on every request, and reported each time, until the
+                    # pipeline is rebuilt.
                     if component.required:
                         raise RequiredComponentFailed(
                             component.name, component.stage, "warm_up", repr(exc)
@@ -144,35 +184,80 @@ class Pipeline(Generic[Q, C]):
                     log.error("warm_up_failed", component=component.name, error=repr(exc))
             self._warm = True
 
+    async def __aenter__(self) -> Pipeline[Q, C]:
+        if self._group is not None:
+            raise RuntimeError(f"pipeline {self.name!r} is already entered")
+        await self.warm_up()
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        deferred, self._deferred = self._deferred, []
+        for result in deferred:
+            self._spawn_side_effects(group, result)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        group, self._group = self._group, None
+        if group is None:
+            return None
+        # running side effects get until the drain bound, then they are cancelled
+        scope = group.cancel_scope
+        scope.deadline = min(scope.deadline, anyio.current_time() + DRAIN_TIMEOUT_MS / 1000)
+        try:
+            if exc_info[1] is None or isinstance(exc_info[1], Exception):
+                # drain; the block's own error (a failed request) then propagates as it is,
+                # never wrapped in an ExceptionGroup
+                await group.__aexit__(None, None, None)
+                return None
+            return await group.__aexit__(*exc_info)  # cancelled or interrupted: stop them
+        finally:
+            await self._close_components()
+
     async def aclose(self) -> None:
-        """Wait for running side effects, then close every component."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        """For a pipeline used without ``async with``: run the deferred side effects (within
+        :data:`DRAIN_TIMEOUT_MS`), then close every component."""
+        if self._group is not None:
+            raise RuntimeError(
+                f"pipeline {self.name!r} is entered with `async with`; leaving the block "
+                "drains its side effects and closes it"
+            )
+        deferred, self._deferred = self._deferred, []
+        if deferred:
+            with anyio.move_on_after(DRAIN_TIMEOUT_MS / 1000):
+                async with anyio.create_task_group() as group:
+                    for result in deferred:
+                        self._spawn_side_effects(group, result)
+        await self._close_components()
+
+    async def _close_components(self) -> None:
         for component in self.components():
             try:
                 await call_hook(component, "close")
             except Exception as exc:
                 log.warning("close_failed", component=component.name, error=str(exc))
 
-    async def __aenter__(self) -> Pipeline[Q, C]:
-        await self.warm_up()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
     def _start_side_effects(self, result: PipelineResult[Q, C]) -> None:
-        # asyncio tasks owned by the pipeline (not the caller's scope): they must outlive
-        # execute() so they never delay the response; aclose() drains them.
+        if not any(side_effect.enabled for side_effect in self.side_effects):
+            return
+        if self._group is not None:
+            self._spawn_side_effects(self._group, result)
+            return
+        if not self._deferred:
+            log.info("side_effects_deferred", hint="use `async with pipeline:` to run them")
+        self._deferred.append(result)
+        if len(self._deferred) > MAX_DEFERRED:
+            dropped = self._deferred.pop(0)
+            log.error("side_effects_dropped", request_id=dropped.request_id, limit=MAX_DEFERRED)
+
+    def _spawn_side_effects(self, group: TaskGroup, result: PipelineResult[Q, C]) -> None:
         for side_effect in self.side_effects:
-            if not side_effect.enabled:
-                continue
-            task = asyncio.get_running_loop().create_task(_run_side_effect(side_effect, result))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            if side_effect.enabled:
+                group.start_soon(_run_side_effect, side_effect, result, name=side_effect.name)
 
 
 async def _run_side_effect(side_effect: SideEffect, result: PipelineResult) -> None:
+    """Run one side effect within its budget; log its failure, never raise it (an error here
+    would cancel the pipeline's task group and the code inside ``async with pipeline``)."""
     with structlog.contextvars.bound_contextvars(request_id=result.request_id):
         try:
             if not side_effect.enable(result.query):
@@ -180,8 +265,10 @@ async def _run_side_effect(side_effect: SideEffect, result: PipelineResult) -> N
         except Exception as exc:
             log.error("side_effect_failed", component=side_effect.name, error=repr(exc))
             return
-        budget = side_effect.timeout_ms / 1000 if side_effect.timeout_ms else math.inf
-        outcome = await guarded_call(side_effect, "side_effects", (result.query, result), budget)
+        budget_ms = side_effect.timeout_ms or DEFAULT_SIDE_EFFECT_TIMEOUT_MS
+        outcome = await guarded_call(
+            side_effect, "side_effects", (result.query, result), budget_ms / 1000
+        )
         if outcome.degradation:
             log.error(
                 "side_effect_failed",
@@ -195,13 +282,13 @@ class _Request(Generic[Q, C]):
     """The state of one request while it moves through the stages."""
 
     def __init__(
-        self, pipeline: Pipeline[Q, C], query: Q, request_id: str | None, deadline_ms: float | None
+        self, pipeline: Pipeline[Q, C], query: Q, request_id: str | None, deadline_ms: float
     ) -> None:
         self.pipeline = pipeline
         self.query = query
         self.id = request_id or uuid.uuid4().hex[:16]
         self.started = time.perf_counter()
-        self.deadline = self.started + deadline_ms / 1000 if deadline_ms else math.inf
+        self.deadline = self.started + deadline_ms / 1000
         self.retrieved: list[C] = []
         self.removals: list[Removals[C]] = []
         self.retrieved_by: dict[str, list[C]] = {}
@@ -211,6 +298,10 @@ class _Request(Generic[Q, C]):
         self.debug = log.is_enabled_for(logging.DEBUG)
         self._enabled: list[Component] = []
         self._disabled: list[Component] = []
+        # degradations of `drop_all` components in the running stage, not yet acted on
+        self._drops: list[Degradation] = []
+        # a `drop_all` query hydrator degraded: every candidate goes right after the sources
+        self._unsafe_query: Degradation | None = None
 
     # -- stages -------------------------------------------------------------------------
 
@@ -224,6 +315,9 @@ class _Request(Generic[Q, C]):
         )
         for hydrator, outcome in outcomes:
             self._record(hydrator, apply_query_output(hydrator, self.query, outcome.value, stage))
+        if self._drops and self._unsafe_query is None:
+            self._unsafe_query = self._drops[0]
+        self._drops.clear()
         self._stage_done(stage, len(outcomes))
 
     async def fetch(self, sources: Sequence[Source]) -> list[C]:
@@ -237,8 +331,11 @@ class _Request(Generic[Q, C]):
         for source, outcome in outcomes:
             self.retrieved_by[source.name] = outcome.value
             self.retrieved.extend(outcome.value)
+        candidates = list(self.retrieved)
+        if self._unsafe_query is not None:
+            candidates = self._remove_all(self._unsafe_query, candidates)
         self._stage_done("sources", len(self.retrieved))
-        return list(self.retrieved)
+        return candidates
 
     async def hydrate(
         self, hydrators: Sequence[Hydrator], candidates: list[C], stage: str
@@ -251,20 +348,27 @@ class _Request(Generic[Q, C]):
             lambda h: (self.query, candidates),
             lambda h, value: check_output(h, stage, value, count, candidate_type),
         )
+        failed: dict[int, Degradation] = {}  # row -> the drop_all hydrator that failed it
         for hydrator, outcome in outcomes:
-            self._record(hydrator, apply_output(hydrator, stage, candidates, outcome.value))
+            degradation = apply_output(hydrator, stage, candidates, outcome.value)
+            self._record(hydrator, degradation)
+            for row in self._failed_rows(hydrator, degradation, outcome.value):
+                failed.setdefault(row, degradation)  # type: ignore[arg-type]
+        survivors = self._apply_drops(candidates, failed)
         self._stage_done(stage, count)
-        return candidates
+        return survivors
 
     async def filter(self, filters: Sequence[Filter], candidates: list[C], stage: str) -> list[C]:
         self._stage_started(stage, *self._gate(filters, stage))
+        candidates = self._apply_drops(candidates)  # a drop_all filter whose gate failed
         for component in self._enabled:
-            count = len(candidates)
             outcome = await self._call(
                 component,
                 stage,
                 (self.query, candidates),
-                lambda value, f=component, n=count: check_filter_result(f, stage, value, n),
+                lambda value, f=component, given=candidates: check_filter_result(
+                    f, stage, value, given
+                ),
             )
             if outcome.value is not None:
                 candidates = list(outcome.value.kept)
@@ -272,37 +376,46 @@ class _Request(Generic[Q, C]):
                     self.removals.append(
                         Removals(component.name, stage, list(outcome.value.removed))
                     )
+            candidates = self._apply_drops(candidates)
         self._stage_done(stage, len(candidates))
         return candidates
 
     async def score(self, scorers: Sequence[Scorer], candidates: list[C]) -> list[C]:
         self._stage_started("scorers", *self._gate(scorers, "scorers"))
+        candidates = self._apply_drops(candidates)  # a drop_all scorer whose gate failed
         candidate_type = self.pipeline.candidate_type
-        count = len(candidates)
         for component in self._enabled:
+            count = len(candidates)
             outcome = await self._call(
                 component,
                 "scorers",
                 (self.query, candidates),
-                lambda value, s=component: check_output(s, "scorers", value, count, candidate_type),
+                lambda value, s=component, n=count: check_output(
+                    s, "scorers", value, n, candidate_type
+                ),
             )
+            failed: dict[int, Degradation] = {}
             if outcome.value is not None:
-                self._record(
-                    component, apply_output(component, "scorers", candidates, outcome.value)
-                )
-        self._stage_done("scorers", count)
+                degradation = apply_output(component, "scorers", candidates, outcome.value)
+                self._record(component, degradation)
+                rows = self._failed_rows(component, degradation, outcome.value)
+                failed = dict.fromkeys(rows, degradation)  # type: ignore[arg-type]
+            candidates = self._apply_drops(candidates, failed)
+        self._stage_done("scorers", len(candidates))
         return candidates
 
     async def select(self, selector: Selector | None, candidates: list[C]) -> list[C]:
         self._stage_started("selector", *self._gate([selector] if selector else [], "selector"))
+        candidate_type = self.pipeline.candidate_type
         selected = candidates
         for component in self._enabled:
             outcome = await self._call(
                 component,
                 "selector",
                 (self.query, candidates),
-                lambda value, s=component: check_candidate_list(
-                    s, "selector", value, self.pipeline.candidate_type
+                lambda value, s=component: (
+                    check_candidate_list(s, "selector", value, candidate_type)
+                    or check_selection(s, "selector", value, candidates)
                 ),
             )
             if outcome.value is not None:
@@ -355,21 +468,15 @@ class _Request(Generic[Q, C]):
                 component, stage, args(component), lambda value: check(component, value)
             )
 
-        # Inline sync components cannot overlap anyway (they hold the event loop), so they
-        # run directly; only awaitable work pays for a task.
-        concurrent = [(i, c) for i, c in enumerate(enabled) if c.is_async or c.run_in_thread]
-        for index, component in enumerate(enabled):
-            if not (component.is_async or component.run_in_thread):
-                await run(index, component)
-        if len(concurrent) == 1:
-            await run(*concurrent[0])
-        elif concurrent:
+        if len(enabled) == 1:
+            await run(0, enabled[0])
+        elif enabled:
             try:
                 async with anyio.create_task_group() as group:
-                    for index, component in concurrent:
+                    for index, component in enumerate(enabled):
                         group.start_soon(run, index, component)
             except BaseExceptionGroup as errors:
-                # a required component failed in a task: raise the typed error, not a group
+                # a `fail` component failed in a task: raise the typed error, not a group
                 failed = errors.subgroup(RequiredComponentFailed)
                 if failed is None:
                     raise
@@ -391,11 +498,11 @@ class _Request(Generic[Q, C]):
         check: Callable[[Any], Degradation | None],
     ) -> Outcome:
         timeout = component.timeout_ms / 1000 if component.timeout_ms else math.inf
-        remaining = self.deadline - time.perf_counter()
-        if stage.endswith("filters") and not (component.is_async or component.run_in_thread):
-            # A sync filter cannot be interrupted and is cheap; skipping it at the deadline
-            # would serve unfiltered candidates (blocked authors, muted words).
-            remaining = math.inf
+        end = self.deadline
+        if stage.endswith("filters"):
+            # skipping a filter serves what it exists to remove: filters get a short grace
+            end += FILTER_GRACE_MS / 1000
+        remaining = end - time.perf_counter()
         outcome = await guarded_call(component, stage, args, min(timeout, remaining), check)
         if remaining < timeout and outcome.degradation and outcome.degradation.kind == "timeout":
             # the request deadline, not the component's own timeout, cut it off
@@ -403,13 +510,17 @@ class _Request(Generic[Q, C]):
                 component.name,
                 stage,
                 "deadline",
-                f"request deadline reached after {remaining * 1000:.0f} ms",
+                f"request deadline reached after {remaining * 1000:.0f} ms "
+                f"({outcome.degradation.message})",
             )
         self.timings.components[component.name] = outcome.elapsed_ms
         self._record(component, outcome.degradation)
         return outcome
 
     def _record(self, component: Component, degradation: Degradation | None) -> None:
+        """Record a degradation and apply the component's failure policy: ``fail`` raises,
+        ``drop_all`` leaves it for the stage to remove its candidates (see ``_apply_drops``).
+        Single-candidate failures never fail the request; the stage handles them."""
         if degradation is None:
             return
         self.degradations.append(degradation)
@@ -420,11 +531,80 @@ class _Request(Generic[Q, C]):
             kind=degradation.kind,
             message=degradation.message,
         )
-        if component.required and degradation.kind != "candidate_failed":
+        if degradation.kind == "candidate_failed":
+            return
+        if component.on_failure == "fail":
             error = DeadlineExceeded if degradation.kind == "deadline" else RequiredComponentFailed
             raise error(
                 degradation.component, degradation.stage, degradation.kind, degradation.message
             )
+        if component.on_failure == "drop_all":
+            self._drops.append(degradation)
+
+    @staticmethod
+    def _failed_rows(
+        component: Component, degradation: Degradation | None, value: Any
+    ) -> list[int]:
+        """The rows a ``drop_all`` hydrator or scorer failed for alone (an Exception there)."""
+        if (
+            degradation is None
+            or degradation.kind != "candidate_failed"
+            or component.on_failure != "drop_all"
+        ):
+            return []
+        return [row for row, item in enumerate(value) if isinstance(item, Exception)]
+
+    def _apply_drops(
+        self, candidates: list[C], failed: Mapping[int, Degradation] | None = None
+    ) -> list[C]:
+        """Remove what ``drop_all`` components could not clear: every candidate if one of
+        them degraded, else the rows one of them failed for alone."""
+        if self._drops:
+            first = self._drops[0]
+            self._drops.clear()
+            return self._remove_all(first, candidates)
+        if not failed:
+            return candidates
+        by_component: dict[str, tuple[Degradation, list[C]]] = {}
+        for row, degradation in sorted(failed.items()):
+            batch = by_component.setdefault(degradation.component, (degradation, []))
+            batch[1].append(candidates[row])
+        for degradation, removed in by_component.values():
+            self.removals.append(
+                Removals(
+                    degradation.component,
+                    degradation.stage,
+                    removed,
+                    f"on_failure: drop_all, and it failed for these candidates: "
+                    f"{degradation.message}",
+                )
+            )
+            log.warning(
+                "candidates_dropped",
+                component=degradation.component,
+                stage=degradation.stage,
+                count=len(removed),
+            )
+        return [c for row, c in enumerate(candidates) if row not in failed]
+
+    def _remove_all(self, degradation: Degradation, candidates: list[C]) -> list[C]:
+        if candidates:
+            self.removals.append(
+                Removals(
+                    degradation.component,
+                    degradation.stage,
+                    list(candidates),
+                    f"on_failure: drop_all, and it degraded ({degradation.kind}: "
+                    f"{degradation.message})",
+                )
+            )
+            log.warning(
+                "candidates_dropped",
+                component=degradation.component,
+                stage=degradation.stage,
+                count=len(candidates),
+            )
+        return []
 
     def _gate(
         self, components: Sequence[Component], stage: str

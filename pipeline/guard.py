@@ -3,6 +3,10 @@
 Every component call in the executor goes through :func:`guarded_call`, so the rules of
 degradation live in one place: a component that raises or overruns its time budget yields a
 :class:`~pipeline.result.Degradation` instead of an exception, and the request goes on.
+Every budget is finite on the request path (a request without a deadline gets
+:data:`pipeline.executor.DEFAULT_DEADLINE_MS`), and an output that reaches the request after its
+budget is discarded and recorded as a timeout of the component that produced it, even when
+the component could not be interrupted (an ``async def`` that blocks the event loop).
 """
 
 from __future__ import annotations
@@ -61,12 +65,17 @@ async def guarded_call(
         else:
             with anyio.move_on_after(budget_s) as scope:
                 value = await component.invoke(*args)
+            late_s = time.perf_counter() - start
             if scope.cancelled_caught:
-                degradation = Degradation(
-                    component.name,
+                message = f"no answer within {budget_s * 1e3:.0f} ms"
+                degradation = _timeout(component, stage, message)
+            elif late_s > budget_s:
+                # it could not be interrupted (it blocked the event loop): drop what it said
+                degradation = _timeout(
+                    component,
                     stage,
-                    "timeout",
-                    f"no answer within {budget_s * 1000:.0f} ms",
+                    f"answered after {late_s * 1e3:.0f} ms, past its {budget_s * 1e3:.0f} ms "
+                    "budget; the answer was discarded",
                 )
     except Exception as exc:
         degradation = Degradation(component.name, stage, "exception", _describe(exc))
@@ -82,12 +91,19 @@ async def guarded_call(
     return Outcome(None if degradation else value, degradation, elapsed_ms)
 
 
+def _timeout(component: Component, stage: str, message: str) -> Degradation:
+    return Degradation(component.name, stage, "timeout", message)
+
+
 def _cancelled_from_outside() -> bool:
     """Whether the running task itself is being cancelled (by the caller or a timeout)."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # not asyncio: assume the cancellation is real
-        return True
+    if anyio.current_effective_deadline() == -math.inf:
+        return True  # an anyio cancel scope around this request was cancelled
+    if anyio.get_cancelled_exc_class() is not asyncio.CancelledError:
+        return True  # trio: a Cancelled only ever comes from a scope around us
+    # asyncio interop: a plain ``task.cancel()`` (``asyncio.wait_for``, ``asyncio.timeout``)
+    # by the caller is invisible to anyio's scopes; only the task itself knows
+    task = asyncio.current_task()
     return task is None or task.cancelling() > 0
 
 

@@ -14,8 +14,10 @@ class Degradation:
     """A component that was skipped (or partly applied) without failing the request.
 
     ``kind`` is one of ``exception``, ``timeout``, ``deadline``, ``wrong_length``,
-    ``wrong_type``, ``undeclared_write`` or ``candidate_failed`` (then ``candidate_ids`` lists
-    the candidates that kept their old fields).
+    ``wrong_type``, ``undeclared_write``, ``not_its_input`` (a filter or selector returned
+    candidates it was not given, or one twice), ``non_finite`` (a scorer returned NaN or
+    ±Inf) or ``candidate_failed`` (then ``candidate_ids`` lists the candidates that kept their
+    old fields).
     """
 
     component: str
@@ -38,20 +40,27 @@ class Degradation:
 
 @dataclass(slots=True)
 class Removed(Generic[C]):
-    """A candidate a filter removed, and which filter did it."""
+    """A candidate a filter removed, and which filter did it.
+
+    ``filter`` is the component's name; ``reason`` is set when the candidate was removed
+    because that component degraded under ``on_failure: drop_all`` (the component need not be
+    a filter then), and is ``None`` for a filter's ordinary decision.
+    """
 
     candidate: C
     filter: str
     stage: str
+    reason: str | None = None
 
 
 @dataclass(slots=True)
 class Removals(Generic[C]):
-    """Everything one filter removed (kept as a batch so the hot path allocates nothing)."""
+    """Everything one component removed (kept as a batch so the hot path allocates nothing)."""
 
     filter: str
     stage: str
     candidates: list[C]
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -88,8 +97,8 @@ class PipelineResult(Generic[Q, C]):
     def non_selected(self) -> list[C]:
         """Candidates that reached selection but are not served (selector or result size)."""
         left_out = {id(c) for c in self.selected}
-        for batch in self.removals:  # post-selection filters remove from the selected set
-            if batch.stage == "post_selection_filters":
+        for batch in self.removals:  # post-selection stages remove from the selected set
+            if batch.stage.startswith("post_selection_"):
                 left_out.update(id(c) for c in batch.candidates)
         return [c for c in self.scored if id(c) not in left_out]
 
@@ -97,7 +106,7 @@ class PipelineResult(Generic[Q, C]):
     def removed(self) -> list[Removed[C]]:
         """Every removed candidate with the filter that removed it, in removal order."""
         return [
-            Removed(candidate, batch.filter, batch.stage)
+            Removed(candidate, batch.filter, batch.stage, batch.reason)
             for batch in self.removals
             for candidate in batch.candidates
         ]
@@ -110,7 +119,13 @@ class PipelineResult(Generic[Q, C]):
         lines = [f"{candidate_id!r} was retrieved by source {source!r}."]
         for removal in self.removed:
             if _id(removal.candidate) == candidate_id:
-                lines.append(f"It was removed by filter {removal.filter!r} ({removal.stage}).")
+                if removal.reason is None:
+                    lines.append(f"It was removed by filter {removal.filter!r} ({removal.stage}).")
+                else:
+                    lines.append(
+                        f"It was removed because {removal.filter!r} ({removal.stage}) failed "
+                        f"and drops all candidates when it does: {removal.reason}."
+                    )
                 return " ".join(lines)
         for rank, candidate in enumerate(self.selected, start=1):
             if _id(candidate) == candidate_id:

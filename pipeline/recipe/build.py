@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from pipeline.component import Component
 from pipeline.errors import RecipeError, UnknownComponentError
 from pipeline.inputs import preview
+from pipeline.policy import policy_problem
 from pipeline.recipe.layering import Layered
 from pipeline.recipe.schema import ComponentEntry, RecipeSpec
 from pipeline.registry import get_component, registered, suggest
@@ -42,6 +43,7 @@ def validate_spec(layered: Layered) -> tuple[RecipeSpec, dict[str, list[IndexedE
             )
             raw = []
         entries[stage] = []
+        base = RECIPE_STAGES[stage]
         for path, item in raw:
             if not isinstance(item, dict):
                 layered.issue(
@@ -53,11 +55,10 @@ def validate_spec(layered: Layered) -> tuple[RecipeSpec, dict[str, list[IndexedE
             except ValidationError as exc:
                 _record_validation_errors(layered, path, exc, ComponentEntry)
                 continue
-            if stage == "side_effects" and entry.required:
-                layered.issue(
-                    (*path, "required"),
-                    "a side effect runs after the response and cannot fail it; remove `required`",
-                )
+            problem = policy_problem(base.stage, entry.on_failure, entry.required)
+            if problem:
+                key = "on_failure" if entry.on_failure is not None else "required"
+                layered.issue((*path, key), problem)
                 continue
             entries[stage].append((path, entry))
     return spec, entries
@@ -118,6 +119,7 @@ def _build_one(
         name=entry.instance_name,
         timeout_ms=entry.timeout_ms,
         required=entry.required,
+        on_failure=entry.on_failure,
         enabled=entry.enabled,
     )
 

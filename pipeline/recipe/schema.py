@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.policy import FailurePolicy
+
 
 class ComponentEntry(BaseModel):
     """One component in a stage list: which registered component, and how to configure it."""
@@ -16,8 +18,13 @@ class ComponentEntry(BaseModel):
     use: str = Field(description="registered component name, e.g. `age`")
     name: str | None = Field(None, description="instance name (defaults to `use`)")
     params: dict[str, Any] = Field(default_factory=dict)
-    timeout_ms: float | None = Field(None, gt=0, description="per-call time budget")
-    required: bool = Field(False, description="fail the request if this component degrades")
+    timeout_ms: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="per-call time budget"
+    )
+    on_failure: FailurePolicy | None = Field(
+        None, description="when it degrades: skip (default), drop_all candidates, or fail"
+    )
+    required: bool = Field(False, description="same as `on_failure: fail`")
     enabled: bool = True
 
     @property
@@ -34,7 +41,9 @@ class RecipeSpec(BaseModel):
     description: str = ""
     extends: str | None = None
     result_size: int | None = Field(None, ge=1)
-    deadline_ms: float | None = Field(None, gt=0)
+    deadline_ms: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="request deadline (default 5000 ms)"
+    )
     set: dict[str, Any] = Field(default_factory=dict)
     query_hydrators: list[ComponentEntry] = Field(default_factory=list)
     dependent_query_hydrators: list[ComponentEntry] = Field(default_factory=list)

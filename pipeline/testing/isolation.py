@@ -14,6 +14,7 @@ from pipeline.contract import (
     check_filter_result,
     check_output,
     check_query_output,
+    check_selection,
 )
 from pipeline.errors import ContractViolation
 from pipeline.filter import Filter, FilterResult
@@ -71,11 +72,7 @@ async def _run(component: Component, query: Any, candidates: list[Any], result: 
     if isinstance(component, Selector):
         value = await component.invoke(query, candidates)
         _raise(check_candidate_list(component, stage, value, candidate_type))
-        inputs = {id(c) for c in candidates}
-        if any(id(c) not in inputs for c in value):
-            raise ContractViolation(
-                component.name, "wrong_type", "selected a candidate that was not in its input"
-            )
+        _raise(check_selection(component, stage, value, candidates))
         return list(value)
     if isinstance(component, Hydrator | Scorer):
         before = copy.deepcopy(candidates)
@@ -87,13 +84,7 @@ async def _run(component: Component, query: Any, candidates: list[Any], result: 
         return outputs
     if isinstance(component, Filter):
         value = await component.invoke(query, candidates)
-        _raise(check_filter_result(component, stage, value, len(candidates)))
-        inputs = {id(c) for c in candidates}
-        outputs = [*value.kept, *value.removed]
-        if {id(c) for c in outputs} != inputs:
-            raise ContractViolation(
-                component.name, "wrong_type", "kept + removed is not a partition of the input"
-            )
+        _raise(check_filter_result(component, stage, value, candidates))
         return FilterResult(kept=list(value.kept), removed=list(value.removed))
     if isinstance(component, SideEffect):
         return await component.invoke(query, result)

@@ -145,6 +145,7 @@ def test_components_json_has_name_stage_class_and_params_schema() -> None:
         "wrong_length",
         "wrong_type",
         "slow",
+        "block_sync",
     ]
     assert rows["example.catalog"]["class"] == "pipeline.examples.toy.Catalog"
 

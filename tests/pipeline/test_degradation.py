@@ -39,6 +39,8 @@ from pipeline.examples.toy import (
     ToyQuery,
     UserProfile,
 )
+from pipeline.executor import FILTER_GRACE_MS
+from tests.pipeline.backends import on_both_backends
 
 MakeFault = Callable[..., Component]
 
@@ -106,6 +108,7 @@ def expected_kind(fault_stage: str, mode: str) -> str:
 
 @pytest.mark.parametrize("mode", ["raise", "hang", "wrong_length", "wrong_type"])
 @pytest.mark.parametrize(("fault_stage", "stage"), FAULT_SLOTS)
+@on_both_backends
 async def test_faulty_component_is_skipped_and_recorded_and_the_rest_is_served(
     make_fault: MakeFault, baseline: list, fault_stage: str, stage: str, mode: str
 ) -> None:
@@ -117,6 +120,7 @@ async def test_faulty_component_is_skipped_and_recorded_and_the_rest_is_served(
 
 
 @pytest.mark.parametrize(("fault_stage", "stage"), FAULT_SLOTS)
+@on_both_backends
 async def test_slow_component_within_its_timeout_is_not_a_degradation(
     make_fault: MakeFault, baseline: list, fault_stage: str, stage: str
 ) -> None:
@@ -127,6 +131,7 @@ async def test_slow_component_within_its_timeout_is_not_a_degradation(
     assert result.timings.components["slow"] >= 1.0
 
 
+@on_both_backends
 async def test_hung_component_is_cut_off_at_its_timeout(make_fault: MakeFault) -> None:
     fault = make_fault("source", "hang", name="hung", timeout_ms=30)
     start = time.perf_counter()
@@ -137,6 +142,7 @@ async def test_hung_component_is_cut_off_at_its_timeout(make_fault: MakeFault) -
     assert len(result.selected) == 5
 
 
+@on_both_backends
 async def test_hung_sync_component_in_a_thread_is_abandoned_at_its_timeout() -> None:
     class Blocking(Hydrator[ToyQuery, ToyItem]):
         run_in_thread = True
@@ -151,6 +157,7 @@ async def test_hung_sync_component_in_a_thread_is_abandoned_at_its_timeout() -> 
     assert kinds(result) == [("Blocking", "hydrators", "timeout")]
 
 
+@on_both_backends
 async def test_failing_selector_keeps_scorer_order_and_result_size_still_applies() -> None:
     class Broken(Selector[ToyQuery, ToyItem]):
         def select(self, query: ToyQuery, candidates: Sequence[ToyItem]) -> list[ToyItem]:
@@ -163,6 +170,7 @@ async def test_failing_selector_keeps_scorer_order_and_result_size_still_applies
     assert [c.id for c in result.selected] == [c.id for c in scored.selected][:5]
 
 
+@on_both_backends
 async def test_selector_returning_the_wrong_type_is_skipped() -> None:
     class Names(Selector[ToyQuery, ToyItem]):
         def select(self, query: ToyQuery, candidates: Sequence[ToyItem]) -> list[Any]:
@@ -173,6 +181,7 @@ async def test_selector_returning_the_wrong_type_is_skipped() -> None:
     assert len(result.selected) == 5
 
 
+@on_both_backends
 async def test_enable_raising_is_recorded_as_an_exception_and_the_component_skipped(
     baseline: list,
 ) -> None:
@@ -214,6 +223,7 @@ class TagsViaCandidateCopies(Hydrator[ToyQuery, ToyItem]):
         ]
 
 
+@on_both_backends
 async def test_undeclared_write_skips_the_whole_output_and_cannot_clobber_another_field(
     baseline: list,
 ) -> None:
@@ -225,6 +235,7 @@ async def test_undeclared_write_skips_the_whole_output_and_cannot_clobber_anothe
     assert served(result) == baseline
 
 
+@on_both_backends
 async def test_undeclared_column_is_an_undeclared_write() -> None:
     class ScoresFromAHydrator(Hydrator[ToyQuery, ToyItem]):
         writes = {"tags"}
@@ -237,6 +248,7 @@ async def test_undeclared_column_is_an_undeclared_write() -> None:
     assert all(c.score != 99.0 for c in result.selected)
 
 
+@on_both_backends
 async def test_returned_candidate_copies_apply_only_the_declared_fields(baseline: list) -> None:
     result = await toy_pipeline(hydrators=[TagsViaCandidateCopies()]).execute(QUERY)
     assert result.degradations == []
@@ -245,6 +257,7 @@ async def test_returned_candidate_copies_apply_only_the_declared_fields(baseline
     assert served(result) == baseline
 
 
+@on_both_backends
 async def test_query_hydrator_undeclared_write_leaves_the_query_unchanged() -> None:
     class Greedy(QueryHydrator[ToyQuery, ToyItem]):
         writes = {"followed"}
@@ -275,6 +288,7 @@ class WritesAFieldToyQueryLacks(QueryHydrator[ToyQuery, ToyItem]):
     ("component", "stage"),
     [(WritesAFieldToyItemLacks(), "hydrators"), (WritesAFieldToyQueryLacks(), "query_hydrators")],
 )
+@on_both_backends
 async def test_declared_write_the_type_cannot_hold_degrades_instead_of_failing_the_request(
     baseline: list, component: Component, stage: str
 ) -> None:
@@ -313,6 +327,7 @@ class Ids(Source[ToyQuery, ToyItem]):
         return [ToyItem(i, 0, "cats", 1.0) for i in self.item_ids]
 
 
+@on_both_backends
 async def test_failed_candidate_keeps_its_old_fields_and_is_recorded_with_its_id() -> None:
     pipeline = Pipeline(
         "t", sources=[Ids([1, 2, 3, 4])], scorers=[ScoreIsId(), TimesTenExceptEvenIds()]
@@ -330,6 +345,7 @@ async def test_failed_candidate_keeps_its_old_fields_and_is_recorded_with_its_id
     assert degradation.as_dict()["candidate_ids"] == [2, 4]
 
 
+@on_both_backends
 async def test_required_component_with_single_candidate_failures_still_serves() -> None:
     pipeline = Pipeline(
         "t",
@@ -345,6 +361,7 @@ async def test_required_component_with_single_candidate_failures_still_serves() 
 
 @pytest.mark.parametrize("mode", ["raise", "hang", "wrong_type"])
 @pytest.mark.parametrize(("fault_stage", "stage"), FAULT_SLOTS)
+@on_both_backends
 async def test_required_component_that_degrades_fails_the_request_naming_it(
     make_fault: MakeFault, fault_stage: str, stage: str, mode: str
 ) -> None:
@@ -355,6 +372,7 @@ async def test_required_component_that_degrades_fails_the_request_naming_it(
     assert caught.value.kind == expected_kind(fault_stage, mode)
 
 
+@on_both_backends
 async def test_required_failure_among_concurrent_components_raises_the_typed_error(
     make_fault: MakeFault,
 ) -> None:
@@ -370,6 +388,7 @@ async def test_required_failure_among_concurrent_components_raises_the_typed_err
     assert caught.value.kind == "exception"
 
 
+@on_both_backends
 async def test_required_component_whose_enable_raises_fails_the_request() -> None:
     class Gate(Filter[ToyQuery, ToyItem]):
         def enable(self, query: ToyQuery) -> bool:
@@ -382,6 +401,7 @@ async def test_required_component_whose_enable_raises_fails_the_request() -> Non
         await toy_pipeline(filters=[Gate(required=True)]).execute(QUERY)
 
 
+@on_both_backends
 async def test_required_component_disabled_for_the_query_does_not_fail_the_request(
     make_fault: MakeFault,
 ) -> None:
@@ -394,6 +414,7 @@ async def test_required_component_disabled_for_the_query_does_not_fail_the_reque
 
 
 @pytest.mark.parametrize("where", ["pipeline", "execute"])
+@on_both_backends
 async def test_hung_source_is_skipped_before_the_request_deadline(
     make_fault: MakeFault, where: str
 ) -> None:
@@ -410,6 +431,7 @@ async def test_hung_source_is_skipped_before_the_request_deadline(
     assert (result.degradations[0].component, result.degradations[0].kind) == ("hung", "deadline")
 
 
+@on_both_backends
 async def test_components_after_the_deadline_are_skipped_as_deadline(
     make_fault: MakeFault,
 ) -> None:
@@ -421,8 +443,10 @@ async def test_components_after_the_deadline_are_skipped_as_deadline(
     assert len(result.selected) == 5  # still an answer, truncated to result_size
 
 
+@on_both_backends
 async def test_sync_filters_still_run_after_the_deadline(make_fault: MakeFault) -> None:
-    # Skipping a filter at the deadline would serve what it exists to remove.
+    # Skipping a filter at the deadline would serve what it exists to remove: filters get a
+    # short grace past it (FILTER_GRACE_MS).
     hung = make_fault("hydrator", "hang", name="hung")
     result = await toy_pipeline(hydrators=[hung], deadline_ms=50).execute(QUERY)
     skipped = {d.component for d in result.degradations}
@@ -432,16 +456,32 @@ async def test_sync_filters_still_run_after_the_deadline(make_fault: MakeFault) 
     assert {r.filter for r in result.removed} >= {"example.muted_topic"}
 
 
-async def test_async_filter_after_the_deadline_is_skipped_as_deadline(
+@on_both_backends
+async def test_filter_reached_after_the_deadline_still_runs_within_the_grace(
     make_fault: MakeFault,
 ) -> None:
     hung = make_fault("hydrator", "hang", name="hung")
     slow_filter = make_fault("filter", "slow", name="async_filter", delay_ms=0)
     pipeline = toy_pipeline(hydrators=[hung], filters=[slow_filter], deadline_ms=50)
     result = await pipeline.execute(QUERY)
+    assert "async_filter" not in {d.component for d in result.degradations}
+    assert "async_filter" in result.timings.components
+
+
+@on_both_backends
+async def test_filter_that_cannot_finish_within_the_grace_is_cut_off_as_deadline(
+    make_fault: MakeFault,
+) -> None:
+    hung = make_fault("hydrator", "hang", name="hung")
+    slow_filter = make_fault("filter", "slow", name="async_filter", delay_ms=2000)
+    pipeline = toy_pipeline(hydrators=[hung], filters=[slow_filter], deadline_ms=50)
+    start = time.perf_counter()
+    result = await pipeline.execute(QUERY)
+    assert time.perf_counter() - start < 0.05 + FILTER_GRACE_MS / 1000 + 0.2
     assert ("async_filter", "filters", "deadline") in kinds(result)
 
 
+@on_both_backends
 async def test_component_whose_warm_up_fails_is_skipped_on_every_request() -> None:
     class BrokenSetup(Filter[ToyQuery, ToyItem]):
         def warm_up(self, resources: object) -> None:
@@ -459,6 +499,7 @@ async def test_component_whose_warm_up_fails_is_skipped_on_every_request() -> No
         assert "warm_up failed: ConnectionError: store unreachable" in degradation.message
 
 
+@on_both_backends
 async def test_required_component_whose_warm_up_fails_fails_the_request() -> None:
     class BrokenSetup(Filter[ToyQuery, ToyItem]):
         def warm_up(self, resources: object) -> None:
@@ -472,6 +513,7 @@ async def test_required_component_whose_warm_up_fails_fails_the_request() -> Non
         await pipeline.execute(QUERY)
 
 
+@on_both_backends
 async def test_numpy_array_columns_are_applied_as_plain_numbers() -> None:
     import numpy as np
 
@@ -486,18 +528,33 @@ async def test_numpy_array_columns_are_applied_as_plain_numbers() -> None:
     assert all(type(c.score) is float for c in result.selected)
 
 
+@on_both_backends
 async def test_required_component_after_the_deadline_raises_deadline_exceeded(
     make_fault: MakeFault,
 ) -> None:
     hung = make_fault("hydrator", "hang", name="hung")
-    required = make_fault("filter", "slow", name="safety", delay_ms=0, required=True)
-    pipeline = toy_pipeline(hydrators=[hung], filters=[required], deadline_ms=50)
+    required = make_fault("scorer", "slow", name="ranker", delay_ms=0, required=True)
+    pipeline = toy_pipeline(hydrators=[hung], scorers=[required], deadline_ms=50)
     start = time.perf_counter()
-    with pytest.raises(DeadlineExceeded, match="safety"):
+    with pytest.raises(DeadlineExceeded, match="ranker"):
         await pipeline.execute(QUERY)
     assert time.perf_counter() - start < 1.0
 
 
+@on_both_backends
+async def test_required_filter_hung_past_the_grace_raises_deadline_exceeded(
+    make_fault: MakeFault,
+) -> None:
+    hung = make_fault("hydrator", "hang", name="hung")
+    required = make_fault("filter", "hang", name="safety", required=True)
+    pipeline = toy_pipeline(hydrators=[hung], filters=[required], deadline_ms=50)
+    start = time.perf_counter()
+    with pytest.raises(DeadlineExceeded, match="safety"):
+        await pipeline.execute(QUERY)
+    assert time.perf_counter() - start < 0.05 + FILTER_GRACE_MS / 1000 + 0.2
+
+
+@on_both_backends
 async def test_required_component_hung_at_the_deadline_raises_deadline_exceeded(
     make_fault: MakeFault,
 ) -> None:
@@ -508,6 +565,7 @@ async def test_required_component_hung_at_the_deadline_raises_deadline_exceeded(
     assert time.perf_counter() - start < 1.0
 
 
+@on_both_backends
 async def test_component_timeout_shorter_than_the_deadline_is_a_timeout(
     make_fault: MakeFault,
 ) -> None:
@@ -537,6 +595,7 @@ class Waits(Source[ToyQuery, ToyItem]):
 
 
 @pytest.mark.parametrize("count", [1, 3])
+@on_both_backends
 async def test_cancelling_the_caller_cancels_every_component_task(count: int) -> None:
     started: list[str] = []
     cancelled: list[str] = []
@@ -580,6 +639,7 @@ async def test_cancellation_inside_a_component_is_its_failure_not_the_requests(
     assert served(result) == baseline
 
 
+@on_both_backends
 async def test_caller_timeout_cancels_a_component_that_has_no_timeout_of_its_own() -> None:
     started: list[str] = []
     cancelled: list[str] = []
@@ -608,6 +668,7 @@ class RaisingSideEffect(SideEffect[ToyQuery, ToyItem]):
         raise ConnectionError("cache unavailable")
 
 
+@on_both_backends
 async def test_slow_side_effect_does_not_delay_the_response_and_aclose_drains_it() -> None:
     side_effect = SlowSideEffect()
     pipeline = toy_pipeline(side_effects=[side_effect])
@@ -620,6 +681,7 @@ async def test_slow_side_effect_does_not_delay_the_response_and_aclose_drains_it
     assert side_effect.done.is_set()
 
 
+@on_both_backends
 async def test_raising_side_effect_is_logged_never_raised(baseline: list) -> None:
     pipeline = toy_pipeline(side_effects=[RaisingSideEffect(name="cache_write")])
     with capture_logs() as logs:
@@ -632,6 +694,7 @@ async def test_raising_side_effect_is_logged_never_raised(baseline: list) -> Non
     assert "cache unavailable" in failure["error"]
 
 
+@on_both_backends
 async def test_hung_side_effect_with_a_timeout_is_logged_and_aclose_returns(
     make_fault: MakeFault,
 ) -> None:
@@ -643,6 +706,7 @@ async def test_hung_side_effect_with_a_timeout_is_logged_and_aclose_returns(
     assert [e["kind"] for e in logs if e["event"] == "side_effect_failed"] == ["timeout"]
 
 
+@on_both_backends
 async def test_side_effect_whose_enable_raises_is_logged_not_raised() -> None:
     class Moody(SideEffect[ToyQuery, ToyItem]):
         def enable(self, query: ToyQuery) -> bool:

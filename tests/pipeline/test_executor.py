@@ -22,6 +22,7 @@ from pipeline import (
 from pipeline.builtins import TopK
 from pipeline.examples import toy
 from pipeline.examples.toy import ToyItem, ToyQuery
+from tests.pipeline.backends import on_both_backends
 
 
 def item(i: int, **fields: Any) -> ToyItem:
@@ -200,6 +201,7 @@ class Remember(SideEffect[ToyQuery, ToyItem]):
         self.served = ids(result.selected)
 
 
+@on_both_backends
 async def test_query_hydrators_run_concurrently() -> None:
     meeting = Rendezvous(2)
     pipeline = Pipeline(
@@ -214,6 +216,7 @@ async def test_query_hydrators_run_concurrently() -> None:
     assert result.query.followed == frozenset({1})
 
 
+@on_both_backends
 async def test_dependent_query_hydrators_see_what_the_first_stage_wrote() -> None:
     pipeline = Pipeline(
         "t", query_hydrators=[Followed()], dependent_query_hydrators=[MutesWhatItFollows()]
@@ -224,6 +227,7 @@ async def test_dependent_query_hydrators_see_what_the_first_stage_wrote() -> Non
     assert result.degradations == []
 
 
+@on_both_backends
 async def test_query_hydrators_of_one_stage_do_not_see_each_others_writes() -> None:
     pipeline = Pipeline("t", query_hydrators=[Followed(), MutesWhatItFollows()])
     result = await pipeline.execute(ToyQuery(7))
@@ -231,6 +235,7 @@ async def test_query_hydrators_of_one_stage_do_not_see_each_others_writes() -> N
     assert result.query.muted_topics == frozenset()  # it saw followed=None
 
 
+@on_both_backends
 async def test_execute_hydrates_a_copy_and_leaves_the_callers_query_alone() -> None:
     query = ToyQuery(7)
     result = await Pipeline("t", query_hydrators=[Followed()]).execute(query)
@@ -239,6 +244,7 @@ async def test_execute_hydrates_a_copy_and_leaves_the_callers_query_alone() -> N
     assert result.query.followed == frozenset({1, 2})
 
 
+@on_both_backends
 async def test_sources_run_concurrently() -> None:
     meeting = Rendezvous(3)
     sources = [MeetingSource(meeting, [i], name=f"s{i}") for i in range(3)]
@@ -247,6 +253,7 @@ async def test_sources_run_concurrently() -> None:
     assert ids(result.retrieved) == [0, 1, 2]
 
 
+@on_both_backends
 async def test_sources_are_concatenated_in_recipe_order_not_finishing_order() -> None:
     pipeline = Pipeline(
         "t",
@@ -261,6 +268,7 @@ async def test_sources_are_concatenated_in_recipe_order_not_finishing_order() ->
     assert ids(result.selected) == [1, 2, 3, 4, 5]  # no selector: scorer order is served
 
 
+@on_both_backends
 async def test_hydrators_run_concurrently_over_the_same_candidates() -> None:
     meeting = Rendezvous(2)
     pipeline = Pipeline(
@@ -276,6 +284,7 @@ async def test_hydrators_run_concurrently_over_the_same_candidates() -> None:
     assert [(c.tags, c.popularity) for c in result.selected] == [(["x"], 0.5)] * 3
 
 
+@on_both_backends
 async def test_hydrators_of_one_stage_do_not_see_each_others_writes() -> None:
     pipeline = Pipeline("t", sources=[Items([1, 2])], hydrators=[Popularity(), SeesPopularity()])
     result = await pipeline.execute(ToyQuery(1))
@@ -283,6 +292,7 @@ async def test_hydrators_of_one_stage_do_not_see_each_others_writes() -> None:
     assert [c.tags for c in result.selected] == [["None"], ["None"]]
 
 
+@on_both_backends
 async def test_post_selection_hydrators_see_the_hydrators_writes() -> None:
     pipeline = Pipeline(
         "t",
@@ -294,6 +304,7 @@ async def test_post_selection_hydrators_see_the_hydrators_writes() -> None:
     assert [c.tags for c in result.selected] == [["0.01"], ["0.02"]]
 
 
+@on_both_backends
 async def test_filters_run_in_order_and_record_which_filter_removed_each_candidate() -> None:
     odd = DropIds([1, 3, 5], name="odd")
     two = DropIds([2], name="two")
@@ -309,6 +320,7 @@ async def test_filters_run_in_order_and_record_which_filter_removed_each_candida
     ]
 
 
+@on_both_backends
 async def test_scorers_run_in_order_and_each_sees_the_previous_scores() -> None:
     pipeline = Pipeline("t", sources=[Items([1, 2, 3])], scorers=[ScoreIsId(), TimesTen()])
     result = await pipeline.execute(ToyQuery(1))
@@ -316,6 +328,7 @@ async def test_scorers_run_in_order_and_each_sees_the_previous_scores() -> None:
     assert result.degradations == []
 
 
+@on_both_backends
 async def test_selector_keeps_the_top_k_by_score_and_the_rest_are_non_selected() -> None:
     pipeline = Pipeline(
         "t", sources=[Items([3, 1, 4, 5, 2])], scorers=[ScoreIsId()], selector=TopK(k=3)
@@ -325,6 +338,7 @@ async def test_selector_keeps_the_top_k_by_score_and_the_rest_are_non_selected()
     assert sorted(ids(result.non_selected)) == [1, 2]
 
 
+@on_both_backends
 async def test_top_k_sorts_candidates_without_a_score_last() -> None:
     class ScoreSome(Scorer[ToyQuery, ToyItem]):
         writes = {"score"}
@@ -337,6 +351,7 @@ async def test_top_k_sorts_candidates_without_a_score_last() -> None:
     assert ids(result.selected) == [2, 1, 9]
 
 
+@on_both_backends
 async def test_post_selection_stages_run_on_the_selected_candidates_only() -> None:
     seen = RecordIds()
     post_filter = DropIds([4], name="post")
@@ -358,6 +373,7 @@ async def test_post_selection_stages_run_on_the_selected_candidates_only() -> No
     assert sorted(ids(result.non_selected)) == [1, 2, 3]  # not the post-filtered 4
 
 
+@on_both_backends
 async def test_result_size_truncates_after_post_selection_and_the_rest_is_non_selected() -> None:
     pipeline = Pipeline(
         "t",
@@ -372,6 +388,7 @@ async def test_result_size_truncates_after_post_selection_and_the_rest_is_non_se
     assert sorted(ids(result.non_selected)) == [1, 2, 3]
 
 
+@on_both_backends
 async def test_side_effects_run_after_the_response_and_see_it() -> None:
     release = anyio.Event()
     side_effect = Remember(release)
@@ -385,6 +402,7 @@ async def test_side_effects_run_after_the_response_and_see_it() -> None:
     assert side_effect.served == ids(result.selected) == [1, 2]
 
 
+@on_both_backends
 async def test_side_effect_disabled_in_the_recipe_does_not_run() -> None:
     side_effect = Remember(enabled=False)
     pipeline = Pipeline("t", sources=[Items([1])], side_effects=[side_effect])
@@ -393,6 +411,7 @@ async def test_side_effect_disabled_in_the_recipe_does_not_run() -> None:
     assert side_effect.served is None
 
 
+@on_both_backends
 async def test_components_disabled_by_enable_or_by_the_recipe_are_skipped_not_degraded() -> None:
     class OnlyForUser1(Filter[ToyQuery, ToyItem]):
         def enable(self, query: ToyQuery) -> bool:
@@ -414,6 +433,7 @@ async def test_components_disabled_by_enable_or_by_the_recipe_are_skipped_not_de
     assert ids(result.selected) == []
 
 
+@on_both_backends
 async def test_sync_component_can_run_in_a_worker_thread() -> None:
     import threading
 
@@ -428,6 +448,7 @@ async def test_sync_component_can_run_in_a_worker_thread() -> None:
     assert result.selected[0].tags != [threading.current_thread().name]
 
 
+@on_both_backends
 async def test_warm_up_runs_once_with_the_pipelines_resources_and_close_on_aclose() -> None:
     calls: list[Any] = []
 
@@ -448,6 +469,7 @@ async def test_warm_up_runs_once_with_the_pipelines_resources_and_close_on_aclos
     assert calls == [("warm_up", {"store": "s"}), ("close", None)]
 
 
+@on_both_backends
 async def test_request_id_is_kept_on_the_result() -> None:
     result = await Pipeline("t").execute(ToyQuery(1), request_id="req-1")
     assert result.request_id == "req-1"
@@ -456,6 +478,7 @@ async def test_request_id_is_kept_on_the_result() -> None:
 
 
 @pytest.mark.parametrize("shape", ["rows", "columns", "candidates"])
+@on_both_backends
 async def test_hydrator_output_shapes_all_apply_the_declared_fields(shape: str) -> None:
     class Shaped(Hydrator[ToyQuery, ToyItem]):
         writes = {"popularity"}
@@ -476,6 +499,7 @@ async def test_hydrator_output_shapes_all_apply_the_declared_fields(shape: str) 
     assert result.degradations == []
 
 
+@on_both_backends
 async def test_concurrent_requests_on_one_pipeline_are_independent() -> None:
     pipeline = Pipeline(
         "t",

@@ -85,7 +85,8 @@ def build(pattern: list[Fault | None], *, with_required: bool) -> tuple[Pipeline
         if fault is None:
             continue
         mode, first, required = fault
-        required = required and with_required
+        # a side effect cannot fail the request, so it cannot be required
+        required = required and with_required and stage != "side_effects"
         name = f"fault{index}"
         component = get_component(f"fault.{fault_stage}")(
             mode=mode,

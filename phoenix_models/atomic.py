@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -54,6 +55,8 @@ def atomic_folder(path: Path, carry: Callable[[str], bool] = lambda name: True) 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    # mkdtemp makes the folder private (0700); keep the old folder's mode, or the usual one
+    os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o755)
     try:
         yield tmp
         _fsync_tree(tmp)

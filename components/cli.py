@@ -14,7 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from components.demo import (
     REPO_ROOT,
@@ -42,6 +44,10 @@ def demo(
         bool, typer.Option("--fresh", help="start from a clean store (no served history)")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    explain: Annotated[
+        int | None,
+        typer.Option("--explain", help="post id: why it is where it is (each scorer's part)"),
+    ] = None,
 ) -> None:
     """Serve the For-You feed of the demo world for one user and explain it."""
     from pipeline.logging import configure_logging
@@ -57,10 +63,17 @@ def demo(
             raise
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
+    if explain is not None:
+        output["json"]["explain"] = explain_post(output["result"], explain)
     if as_json:
-        sys.stdout.write(json.dumps(output["json"]) + "\n")
-    else:
-        print_feed(output, Console(width=max(Console().width, 160)))
+        sys.stdout.write(json.dumps(output["json"], allow_nan=False) + "\n")
+        return
+    wide = Console(width=max(Console().width, 180))
+    print_feed(output, wide)
+    if explain is not None:
+        wide.print(f"\npost {explain}:", markup=False, highlight=False)
+        for line in output["json"]["explain"]:
+            wide.print(f"  {line}", markup=False, highlight=False)
 
 
 async def serve(user: int | None, recipe: Path, fresh: bool, say, models=None) -> dict[str, Any]:
@@ -100,6 +113,11 @@ async def serve(user: int | None, recipe: Path, fresh: bool, say, models=None) -
             "text": c.text,
             "created_at": c.created_at,
             "in_network": bool(c.in_network),
+            "source": result.source_of(c.id),
+            "topic_hidden": world.topics[int(world.posts.topic[world.post_index([c.id])[0]])],
+            "weighted_sum": c.weighted_sum,
+            "diversity_factor": c.diversity_factor,
+            "oon_factor": c.oon_factor,
             "final_score": getattr(c, score_field),
             "scores": c.action_scores(),
         }
@@ -112,6 +130,7 @@ async def serve(user: int | None, recipe: Path, fresh: bool, say, models=None) -
         "muted": sorted(query.muted or ()),
         "muted_keywords": list(query.muted_keywords or ()),
         "request_time": query.request_time,
+        "strongest_topics_hidden": strongest_topics(world, query.user_id),
     }
     data["params"] = {"max_age_s": age.max_age_s(query) if age else None}
     data["recipe"] = pipeline.name
@@ -125,40 +144,103 @@ def print_feed(output: dict[str, Any], console: Console) -> None:
     result, data = output["result"], output["json"]
     viewer = data["viewer"]
     now = viewer["request_time"]
+    topics = ", ".join(f"{t['topic']} {t['weight']:.2f}" for t in viewer["strongest_topics_hidden"])
+    console.print(
+        Text(f"viewer {viewer['user_id']}'s strongest topics (the world's hidden truth): {topics}")
+    )
     title = (
         f"{data['recipe']} feed for user {viewer['user_id']} "
         f"(follows {len(viewer['following'])}, muted keywords {viewer['muted_keywords'] or '-'})"
     )
-    table = Table(title=title, show_lines=False)
+    table = Table(title=escape(title), show_lines=False)
     for header, justify in (
         ("rank", "right"),
         ("post", "right"),
         ("author", "left"),
-        ("net", "left"),
+        ("source", "left"),
         ("age", "right"),
+        ("topic*", "left"),
         ("text", "left"),
         ("top actions", "left"),
-        ("score", "right"),
+        ("weighted", "right"),
+        ("final", "right"),
     ):
         table.add_column(header, justify=justify)
+    posts = {post["id"]: post for post in data["selected"]}
     for rank, c in enumerate(result.selected, start=1):
         scores = c.action_scores()
         top = sorted((a for a in ACTIONS if a in scores), key=scores.get, reverse=True)[:3]
-        final = getattr(c, output["score_field"])
+        post = posts[c.id]
         table.add_row(
             str(rank),
             str(c.id),
-            c.author_handle or str(c.author_id),
-            "in" if c.in_network else "out",
+            Text(c.author_handle or str(c.author_id)),
+            SOURCE_LABELS.get(post["source"], post["source"] or "?"),
             _age(now - c.created_at) if c.created_at is not None else "?",
-            _snippet(c.text or ""),
-            " ".join(f"{a}={scores[a]:.2f}" for a in top) or "-",
-            f"{final:.4f}" if isinstance(final, float) else str(final),
+            post["topic_hidden"],
+            Text(_snippet(c.text or "")),
+            " ".join(f"{a}={scores[a]:.3f}" for a in top) or "-",
+            _number(c.weighted_sum),
+            _number(post["final_score"]),
         )
     console.print(table)
+    console.print(
+        "topic* is the post's topic in the world's hidden truth; weighted = sum of weight x "
+        "probability, final = after the negative-score policy, author diversity and OON "
+        "(--explain ID shows each step)",
+        style="dim",
+    )
     if data["models_trained"] is False:
         console.print("[yellow]models are untrained stand-ins: scores are not meaningful")
     print_diagnostics(result, console)
+
+
+SOURCE_LABELS = {"thunder": "in-network", "phoenix_retrieval": "retrieval"}
+
+
+def strongest_topics(world: Any, user_id: int, count: int = 3) -> list[dict[str, Any]]:
+    """The viewer's ``count`` strongest topics from the world's hidden preferences."""
+    preference = world.users.topic_preference[user_id - 1]
+    order = sorted(range(len(preference)), key=lambda t: -preference[t])[:count]
+    return [
+        {"topic": world.topics[t], "weight": float(preference[t])}
+        for t in order
+        if preference[t] > 0
+    ]
+
+
+def explain_post(result: Any, post_id: int) -> list[str]:
+    """Why ``post_id`` is where it is: its path through the pipeline, then each scorer's
+    part in its final score."""
+    lines = [result.explain(post_id)]
+    candidate = next((c for c in result.scored if c.id == post_id), None)
+    if candidate is None or candidate.phoenix_scores is None:
+        return lines
+    scores = candidate.action_scores()
+    top = sorted(scores, key=scores.get, reverse=True)[:5]
+    lines.append("phoenix: " + ", ".join(f"P({a})={scores[a]:.4f}" for a in top))
+    lines.append(f"weighted: sum of weight x probability = {_number(candidate.weighted_sum)}")
+    if candidate.weighted_score != candidate.weighted_sum:
+        lines.append(
+            f"weighted: after X's negative-score offset = {_number(candidate.weighted_score)}"
+        )
+    if candidate.diversity_factor is not None:
+        lines.append(f"author_diversity: factor {candidate.diversity_factor:.4f}")
+    if candidate.oon_factor is not None:
+        network = "in-network" if candidate.in_network else "out-of-network"
+        lines.append(f"oon: factor {candidate.oon_factor:.2f} ({network})")
+    ranked = sorted(
+        (c for c in result.scored if c.score is not None), key=lambda c: c.score, reverse=True
+    )
+    rank = next((i for i, c in enumerate(ranked, start=1) if c.id == post_id), None)
+    lines.append(
+        f"final score {_number(candidate.score)}: rank {rank} of {len(ranked)} scored posts"
+    )
+    return lines
+
+
+def _number(value: Any) -> str:
+    return f"{value:+.6g}" if isinstance(value, float) else str(value)
 
 
 def _age(seconds: float) -> str:

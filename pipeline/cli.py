@@ -19,17 +19,19 @@ import anyio
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
-from rich.markup import escape
 
 from pipeline.errors import FeedmixerError
 from pipeline.executor import Pipeline
 from pipeline.graph import to_mermaid, to_text
+from pipeline.inputs import QUERY_LIMITS, load_json, preview, shorten
 from pipeline.logging import LogFormat, configure_logging
 from pipeline.recipe import load_recipe
 from pipeline.registry import registered
 from pipeline.report import print_result, result_to_dict
+from pipeline.text import literal, markup_safe, printable
 
 COMMANDS_GROUP = "feedmixer.commands"
+MAX_QUERY_PROBLEMS = 10
 
 app = typer.Typer(
     name="feedmixer",
@@ -60,7 +62,7 @@ def fail_cleanly() -> Iterator[None]:
     except (FeedmixerError, OSError, ValueError) as exc:
         # the message is data, not markup (it may hold "[...]"), and file:line:column must
         # stay on one line to be clickable, so no wrapping
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {markup_safe(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -74,8 +76,10 @@ def validate(recipe: RecipeArg, set_: SetOpt = None, plugin: PluginOpt = None) -
     with fail_cleanly():
         pipeline = _load(recipe, set_, plugin)
     console.print(
-        f"[green]ok[/]: {recipe} -> recipe {pipeline.name!r} with "
-        f"{len(pipeline.components())} components"
+        f"[green]ok[/]: {markup_safe(recipe)} -> recipe {markup_safe(preview(pipeline.name))} "
+        f"with {len(pipeline.components())} components",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -89,7 +93,7 @@ def graph(
     """Show a recipe's stage graph (text outline, or Mermaid with --mermaid)."""
     with fail_cleanly():
         pipeline = _load(recipe, set_, plugin)
-    typer.echo(to_mermaid(pipeline) if mermaid else to_text(pipeline))
+    typer.echo(printable(to_mermaid(pipeline) if mermaid else to_text(pipeline)))
 
 
 @app.command()
@@ -103,16 +107,16 @@ def components(
 
         load_plugins(plugin or [])
         found = registered()
-    rows = [
-        {
-            "name": cls.registered_name,
-            "stage": cls.stage,
-            "class": f"{cls.__module__}.{cls.__qualname__}",
-            "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
-            "params": cls.Params.model_json_schema().get("properties", {}),
-        }
-        for cls in sorted(found.values(), key=lambda c: (c.stage, c.registered_name or ""))
-    ]
+        rows = [
+            {
+                "name": cls.registered_name,
+                "stage": cls.stage,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+                "params": _params_schema(cls),
+            }
+            for cls in sorted(found.values(), key=lambda c: (c.stage, c.registered_name or ""))
+        ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -123,10 +127,21 @@ def components(
         table.add_column(header)
     for row in rows:
         params = ", ".join(
-            f"{k}={v.get('default', '<required>')!r}" for k, v in row["params"].items()
+            f"{k}={preview(v.get('default', '<required>'))}" for k, v in row["params"].items()
         )
-        table.add_row(row["name"], row["stage"], params, row["doc"])
+        # names and docs come from plugins: shown literally, never read as markup
+        table.add_row(*(literal(cell) for cell in (row["name"], row["stage"], params, row["doc"])))
     console.print(table)
+
+
+def _params_schema(cls: Any) -> dict[str, Any]:
+    try:
+        return cls.Params.model_json_schema().get("properties", {})
+    except Exception as exc:  # a plugin's Params that pydantic cannot describe
+        raise FeedmixerError(
+            f"component {cls.registered_name!r} ({cls.__module__}.{cls.__qualname__}): "
+            f"cannot describe its Params: {type(exc).__name__}: {shorten(str(exc))}"
+        ) from None
 
 
 @app.command()
@@ -159,25 +174,31 @@ def run(
         return
     print_result(result, console)
     if explain is not None:
-        console.print(result.explain(_parse_id(explain)), markup=False, highlight=False)
+        console.print(literal(result.explain(_parse_id(explain))), highlight=False)
 
 
 def read_query(path: Path, pipeline: Pipeline) -> Any:
-    """Read a JSON query file and validate it against the pipeline's query type."""
+    """Read a JSON query file and validate it against the pipeline's query type.
+
+    The file is bounded like a recipe (:data:`pipeline.inputs.QUERY_LIMITS`: 8 MiB, 32
+    levels, a million values, integers of at most 100 digits, no NaN or Infinity).
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path, QUERY_LIMITS, "query")
     except FileNotFoundError:
         raise FeedmixerError(f"{path}: query file not found") from None
-    except json.JSONDecodeError as exc:
-        raise FeedmixerError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     if pipeline.query_type is None:
         return data
     try:
         return TypeAdapter(pipeline.query_type).validate_python(data)
     except ValidationError as exc:
+        found = exc.errors()
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+            f"{shorten('.'.join(str(p) for p in e['loc']), 80) or '<root>'}: {shorten(e['msg'])}"
+            for e in found[:MAX_QUERY_PROBLEMS]
         )
+        if len(found) > MAX_QUERY_PROBLEMS:
+            problems += f"; and {len(found) - MAX_QUERY_PROBLEMS} more"
         raise FeedmixerError(
             f"{path}: not a valid {pipeline.query_type.__name__}: {problems}"
         ) from None
@@ -201,7 +222,8 @@ def _mount_plugins() -> None:
         try:
             command = entry_point.load()
         except Exception as exc:  # a broken plugin must not take the whole CLI down
-            errors.print(f"warning: command {entry_point.name!r} unavailable: {exc}")
+            message = f"command {entry_point.name!r} unavailable: {type(exc).__name__}: {exc}"
+            errors.print(f"warning: {markup_safe(shorten(message))}", highlight=False)
             continue
         if isinstance(command, typer.Typer):
             app.add_typer(command, name=entry_point.name)

@@ -192,6 +192,17 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut to ``limit`` characters.
+
+    Examples:
+        >>> shorten("no module\n  named x", 12)
+        'no module n…'
+    """
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class _TooLong(Exception):
     pass
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import traceback
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
@@ -107,12 +108,53 @@ def registered(stage: str | None = None) -> dict[str, type[Component]]:
 
 
 def load_plugins(modules: Iterable[str]) -> None:
-    """Import user-allow-listed modules so their ``@register`` decorators run."""
+    """Import user-allow-listed modules so their ``@register`` decorators run.
+
+    Raises:
+        FeedmixerError: a name is not a dotted module name (a file path such as ``../x`` or
+            ``x.py`` is refused before anything is imported), or the module cannot be found,
+            or it raised while importing (the message names the module, the error, and the
+            file and line it came from).
+    """
     for module in modules:
+        check_module_name(module)
         try:
             importlib.import_module(module)
-        except ImportError as exc:
-            raise FeedmixerError(f"cannot import plugin module {module!r}: {exc}") from exc
+        except (Exception, SystemExit) as exc:  # a plugin's failure is the user's to read
+            raise FeedmixerError(
+                f"cannot import plugin module {module!r}: {_describe(exc)}"
+            ) from exc
+
+
+def check_module_name(module: object) -> None:
+    """Refuse anything but a dotted module name such as ``my_feed.filters``."""
+    if isinstance(module, str) and module and all(p.isidentifier() for p in module.split(".")):
+        return
+    from pipeline.inputs import preview
+
+    raise FeedmixerError(
+        f"plugin {preview(module)} is not a module name: give a dotted, importable name such "
+        "as my_feed.filters (put its folder on PYTHONPATH), not a file path"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message (file:line)`` for an exception raised while importing a module."""
+    from pipeline.inputs import shorten
+
+    if isinstance(exc, ModuleNotFoundError):
+        return str(exc)
+    text = str(exc) if not isinstance(exc, SyntaxError) else exc.msg
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}:{exc.lineno})"
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if "importlib" not in f.filename] or frames
+        if own:
+            where = f" ({own[-1].filename}:{own[-1].lineno})"
+    message = shorten(text)
+    return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
 
 
 def discover() -> None:
@@ -130,12 +172,14 @@ def discover() -> None:
             _discovered = False
             raise FeedmixerError(
                 f"the installed component package {entry_point.value!r} "
-                f"(entry point {entry_point.name!r}) failed to load: {exc}"
+                f"(entry point {entry_point.name!r}) failed to load: {_describe(exc)}"
             ) from exc
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """The closest valid name to ``word``, for "did you mean" hints."""
+    if len(word) > 100:  # no valid name is that long; a fuzzy match would only cost time
+        return None
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return matches[0] if matches else None
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipeline.result import PipelineResult
+from pipeline.text import literal
 
 CandidateFields = Callable[[Any], dict[str, Any]]
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-safe version of ``value`` (sets become sorted lists, objects their repr)."""
+    """A JSON-safe version of ``value`` (sets become sorted lists, objects their repr, NaN and
+    infinities ``None``: JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dict):
@@ -25,7 +29,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((_plain(v) for v in value), key=repr)
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()
+        return _plain(value.item())
     return repr(value)
 
 
@@ -71,18 +75,21 @@ def print_result(
     columns: Sequence[tuple[str, Callable[[Any], Any]]] = (),
     title: str = "selected",
 ) -> None:
-    """Print the served candidates, what each filter removed, degradations and timings."""
-    table = Table(title=f"{title} ({len(result.selected)})")
+    """Print the served candidates, what each filter removed, degradations and timings.
+
+    Ids, names and messages are printed literally (never read as Rich markup).
+    """
+    table = Table(title=literal(f"{title} ({len(result.selected)})"))
     table.add_column("rank", justify="right")
     table.add_column("id")
     for header, _ in columns:
-        table.add_column(header)
+        table.add_column(literal(header))
     table.add_column("score", justify="right")
     for rank, candidate in enumerate(result.selected, start=1):
-        cells = [str(getter(candidate)) for _, getter in columns]
+        cells = [literal(getter(candidate)) for _, getter in columns]
         score = final_score(result, candidate)
         score_text = f"{score:.4f}" if isinstance(score, int | float) else str(score)
-        table.add_row(str(rank), str(candidate.id), *cells, score_text)
+        table.add_row(str(rank), literal(candidate.id), *cells, literal(score_text))
     console.print(table)
     print_diagnostics(result, console)
 
@@ -96,14 +103,14 @@ def print_diagnostics(result: PipelineResult, console: Console) -> None:
     filters.add_column("filter")
     filters.add_column("removed", justify="right")
     for name, count in removed.items():
-        filters.add_row(name, str(count))
+        filters.add_row(literal(name), str(count))
     console.print(filters)
     if result.degradations:
         degraded = Table(title="degradations")
         for header in ("component", "stage", "kind", "message"):
             degraded.add_column(header)
         for d in result.degradations:
-            degraded.add_row(d.component, d.stage, d.kind, escape(d.message))
+            degraded.add_row(*(literal(cell) for cell in (d.component, d.stage, d.kind, d.message)))
         console.print(degraded)
     else:
         console.print("degradations: none")
@@ -111,5 +118,5 @@ def print_diagnostics(result: PipelineResult, console: Console) -> None:
     timings.add_column("stage")
     timings.add_column("ms", justify="right")
     for stage, ms in result.timings.stages.items():
-        timings.add_row(stage, f"{ms:.3f}")
+        timings.add_row(literal(stage), f"{ms:.3f}")
     console.print(timings)

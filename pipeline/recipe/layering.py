@@ -141,7 +141,7 @@ def _extends_target(
         raise fail(f"bad path {shown}: it holds a NUL character")
     given = Path(extends)
     if given.is_absolute() or extends.startswith("~"):
-        raise fail(f"{shown} is an absolute path; extends takes a path relative to this recipe")
+        raise fail(f"{shown} is not a relative path; extends takes a path relative to this recipe")
     target = path.parent / given
     try:
         resolved = target.resolve()

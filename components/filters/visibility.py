@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.filters.safety import remove_uncleared
 from components.models import ForYouQuery, PostCandidate, SafetySettings
 from pipeline import Filter, FilterResult, register
 
@@ -14,7 +15,11 @@ from pipeline import Filter, FilterResult, register
 class Visibility(Filter[ForYouQuery, PostCandidate]):
     """Removes a post carrying a safety label the viewer did not allow. A post whose labels
     are unknown (``None``: the visibility hydrator failed for it) is removed too unless
-    ``fail_closed`` is off -- an unlabelled post must not slip through a broken check."""
+    ``fail_closed`` is off -- an unlabelled post must not slip through a broken check.
+
+    Unknown settings (``None``: the user store could not be read) are read as the strictest
+    ones, which allow no label: a post known to carry no label is safe under any settings,
+    so it can still be cleared, and every labelled post is removed."""
 
     class Params(BaseModel):
         model_config = ConfigDict(frozen=True, extra="forbid")
@@ -24,12 +29,11 @@ class Visibility(Filter[ForYouQuery, PostCandidate]):
     reads = {"safety_labels"}
 
     def filter(self, query: ForYouQuery, candidates: Sequence[PostCandidate]) -> FilterResult:
-        settings = query.safety or SafetySettings()
-        kept, removed = [], []
+        settings = query.safety if query.safety is not None else SafetySettings()
+        kept, removed, unknown = [], [], []
         for c in candidates:
             if c.safety_labels is None:
-                drop = self.params.fail_closed
+                (unknown if self.params.fail_closed else kept).append(c)
             else:
-                drop = settings.hides(c.safety_labels)
-            (removed if drop else kept).append(c)
-        return FilterResult(kept, removed)
+                (removed if settings.hides(c.safety_labels) else kept).append(c)
+        return remove_uncleared(self.name, kept, unknown, "safety labels unknown", removed)

@@ -174,8 +174,10 @@ _preview.maxlevel = 3
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
-    """A short ``repr`` of ``value`` for an error message: at most ``limit`` characters,
-    cut with "…", computed without building the repr of a large value first.
+    """A short ``repr`` of ``value`` for an error message, computed without building the
+    repr of a large value first: long strings and containers are shortened in the middle
+    (``reprlib``: ``'aaa...aaa'``, ``[1, 2, ...]``) and the result is cut to ``limit``
+    characters with "…".
 
     Examples:
         >>> preview("x" * 500, 12)
@@ -196,7 +198,7 @@ def shorten(text: str, limit: int = 200) -> str:
     """``text`` on one line (runs of whitespace become one space), cut to ``limit`` characters.
 
     Examples:
-        >>> shorten("no module\n  named x", 12)
+        >>> shorten("no   module named x", 12)
         'no module n…'
     """
     text = " ".join(str(text).split())

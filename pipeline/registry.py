@@ -18,6 +18,7 @@ import inspect
 import traceback
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -120,6 +121,12 @@ def load_plugins(modules: Iterable[str]) -> None:
         check_module_name(module)
         try:
             importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (module + ".").startswith(exc.name + "."):
+                raise FeedmixerError(f"cannot import plugin module {module!r}: {exc}") from None
+            raise FeedmixerError(  # the plugin imports something that is not installed
+                f"cannot import plugin module {module!r}: {_describe(exc)}"
+            ) from exc
         except (Exception, SystemExit) as exc:  # a plugin's failure is the user's to read
             raise FeedmixerError(
                 f"cannot import plugin module {module!r}: {_describe(exc)}"
@@ -139,20 +146,22 @@ def check_module_name(module: object) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    """``Type: message (file:line)`` for an exception raised while importing a module."""
+    """``Type: message (file:line)`` for an exception raised while importing a plugin, with
+    the line in the plugin's own code where there is one."""
     from pipeline.inputs import shorten
 
-    if isinstance(exc, ModuleNotFoundError):
-        return str(exc)
-    text = str(exc) if not isinstance(exc, SyntaxError) else exc.msg
+    text = exc.msg if isinstance(exc, SyntaxError) else str(exc)
     where = ""
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f" ({exc.filename}:{exc.lineno})"
     else:
         frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if "importlib" not in f.filename] or frames
-        if own:
-            where = f" ({own[-1].filename}:{own[-1].lineno})"
+        framework = str(Path(__file__).parent)
+        own = [f for f in frames if "importlib" not in f.filename]
+        outside = [f for f in own if not f.filename.startswith(framework)]
+        frame = (outside or own or frames or [None])[-1]
+        if frame is not None:
+            where = f" ({frame.filename}:{frame.lineno})"
     message = shorten(text)
     return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
 

@@ -125,6 +125,8 @@ def load_yaml(text: str, name: str, limits: Limits = RECIPE_LIMITS) -> tuple[Any
         column = mark.column + 1 if mark else None
         problem = exc.problem or " ".join(str(exc).split())
         prefix = "" if isinstance(exc, _LimitError) else "invalid YAML: "
+        if problem == "exceeded maximum nesting depth":  # libyaml's own bound, scanning ahead
+            problem, prefix = f"nested more than {limits.max_depth} levels deep", ""
         raise RecipeError([RecipeIssue(name, line, column, "", prefix + problem)]) from None
     except yaml.reader.ReaderError as exc:  # a control character the YAML reader refuses
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)

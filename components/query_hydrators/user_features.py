@@ -14,7 +14,11 @@ from pipeline import QueryHydrator, register
 class UserFeatures(QueryHydrator[ForYouQuery, PostCandidate]):
     """Loads who the viewer follows, blocks and mutes, who blocks the viewer, the viewer's
     muted keywords and safety settings: everything the graph, keyword and visibility
-    filters check, read in one place so a request hits the store once per table."""
+    filters check, read in one place so a request hits the store once per table.
+
+    All or nothing: if any read fails the hydrator raises, the request records the
+    degradation, and every field it owns stays ``None`` -- *unknown*, which the safety
+    filters treat as "cannot clear", never as "blocks / mutes nobody" (an empty set)."""
 
     writes = {"following", "blocked", "muted", "blocked_by", "muted_keywords", "safety"}
     run_in_thread = True

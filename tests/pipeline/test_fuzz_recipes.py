@@ -3,6 +3,7 @@ raise a clean RecipeError (every issue located and printable) — never anything
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import Pipeline, RecipeError, load_recipe
+from pipeline.errors import InputError
+from pipeline.inputs import QUERY_LIMITS, RECIPE_LIMITS, load_json
+from pipeline.recipe.source_map import load_yaml
 from pipeline.stages import RECIPE_STAGES
 
 TOY = (Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml").read_text(encoding="utf-8")
@@ -266,7 +270,101 @@ def test_random_recipe_loads_or_fails_with_a_recipe_error(workdir: Path, recipe:
         "name: x\nsources: " + "[" * 600 + "]" * 600 + "\n",
         "extends: fuzz.yaml\n",
         "extends: .\n",
+        "extends: /etc/passwd\n",
+        "extends: ../base.yaml\n",
+        "name: x\nname: y\n",
+        "name: x\nresult_size: " + "1" * 5000 + "\n",
+        "name: x\nsources: [" + "*a, " * 3 + "]\n",
+        "name: x\nset: {" + "a: {" * 40 + "}" * 41 + "\n",
     ],
 )
 def test_malformed_recipe_regressions_are_clean_errors(workdir: Path, text: str) -> None:
     assert isinstance(load_cleanly(workdir, text), RecipeError)
+
+
+# -- bounds: the loader's counts against the obvious ones ---------------------------------------
+
+
+def _expanded_values(levels: int, fanout: int) -> int:
+    """Values in ``anchor_ladder(levels, fanout)`` with every alias expanded, counted by hand."""
+    total = 3  # the top mapping, ``name`` and its value
+    size = 1 + fanout  # a0: a list of ``fanout`` scalars
+    for level in range(levels):
+        if level:
+            size = 1 + fanout * size  # a<level>: a list of ``fanout`` aliases of the one before
+        total += 1 + size  # the key and the list
+    return total
+
+
+def anchor_ladder(levels: int, fanout: int) -> str:
+    lines = ["name: ladder", "a0: &a0 [" + ", ".join(["v"] * fanout) + "]"]
+    for level in range(1, levels):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * fanout) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(levels=st.integers(1, 8), fanout=st.integers(1, 12))
+def test_alias_expansion_is_counted_exactly(levels: int, fanout: int) -> None:
+    """A ladder of aliases is accepted exactly when its expanded size is within the limit,
+    whatever its size in the file (the 9x9 ladder is the "billion laughs")."""
+    text = anchor_ladder(levels, fanout)
+    expected = _expanded_values(levels, fanout)
+    if expected <= RECIPE_LIMITS.max_values:
+        data, _ = load_yaml(text, "<ladder>")
+        assert len(data[f"a{levels - 1}"]) == fanout
+    else:
+        with pytest.raises(RecipeError, match="more than 10,000 values"):
+            load_yaml(text, "<ladder>")
+
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**50), 10**50),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(value=json_values, wrap=st.integers(0, 40))
+def test_query_json_within_the_limits_round_trips_and_deeper_is_refused(
+    tmp_path_factory: pytest.TempPathFactory, value: object, wrap: int
+) -> None:
+    for _ in range(wrap):
+        value = [value]
+    path = tmp_path_factory.mktemp("query") / "q.json"
+    path.write_text(json.dumps(value), encoding="utf-8")
+    if _depth(value) <= QUERY_LIMITS.max_depth:
+        assert load_json(path, QUERY_LIMITS, "query") == value
+    else:
+        with pytest.raises(InputError, match="nested more than 32 levels"):
+            load_json(path, QUERY_LIMITS, "query")
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.text(alphabet='[]{}":,0123456789.eE-+ntrufalsNIy\\ \n\x00é', max_size=80))
+def test_arbitrary_query_text_parses_or_is_an_input_error(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    path = tmp_path_factory.mktemp("query") / "q.json"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_json(path, QUERY_LIMITS, "query")
+    except InputError as error:
+        assert str(error).startswith(str(path)) and "\n" not in str(error)

@@ -177,6 +177,20 @@ class UserStore:
         rows = ((int(a), int(b)) for a, b in edges)
         self._write(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", rows)
 
+    def remove_follows(self, edges: Iterable[tuple[int, int]]) -> None:
+        self._remove_edges("follows", edges)
+
+    def remove_blocks(self, edges: Iterable[tuple[int, int]]) -> None:
+        self._remove_edges("blocks", edges)
+
+    def remove_mutes(self, edges: Iterable[tuple[int, int]]) -> None:
+        self._remove_edges("mutes", edges)
+
+    def _remove_edges(self, table: str, edges: Iterable[tuple[int, int]]) -> None:
+        assert table in _EDGE_TABLES
+        rows = ((int(a), int(b)) for a, b in edges)
+        self._write(f"DELETE FROM {table} WHERE user_id = ? AND target_id = ?", rows)
+
     def following(self, user_id: int) -> frozenset[int]:
         return self._targets("follows", user_id)
 
@@ -199,6 +213,10 @@ class UserStore:
     def add_muted_keywords(self, user_id: int, keywords: Iterable[str]) -> None:
         rows = ((user_id, k) for k in keywords)
         self._write("INSERT OR IGNORE INTO muted_keywords VALUES (?, ?)", rows)
+
+    def remove_muted_keywords(self, user_id: int, keywords: Iterable[str]) -> None:
+        rows = ((user_id, k) for k in keywords)
+        self._write("DELETE FROM muted_keywords WHERE user_id = ? AND keyword = ?", rows)
 
     def muted_keywords(self, user_id: int) -> tuple[str, ...]:
         rows = self._read(

@@ -118,7 +118,13 @@ def open_user_store(path: Path, world: Any, say: Say) -> UserStore:
 
 def open_thunder(path: Path, world: Any, posts: list, say: Say) -> ThunderStore:
     """A Thunder store on the world's clock, rebuilt by replaying the event log (seeded by
-    :func:`seed_state`)."""
+    :func:`seed_state`; a missing or empty log at ``path`` is first written from ``posts``,
+    to a temporary file renamed into place, so it is never seen half-written)."""
+    if posts and (not path.exists() or path.stat().st_size == 0):
+        say("writing the demo world's post events")
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        EventLog(temporary).append(create_events(posts))  # fsynced
+        os.replace(temporary, path)
     store = ThunderStore(clock=lambda: float(world.now))
     try:
         stats = replay(EventLog(path), store)

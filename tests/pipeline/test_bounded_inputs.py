@@ -609,3 +609,13 @@ def test_a_hostile_override_on_the_command_line_is_one_message(toy_recipe: Path)
     result = invoke("validate", toy_recipe, "--set", "result_size=" + "9" * 5000)
     assert_one_clean_error(result, "<overrides>: result_size: cannot parse value", lines=2)
     assert len(result.stderr) < 400
+
+
+def test_a_query_with_many_problems_lists_ten_and_counts_the_rest(
+    toy_recipe: Path, tmp_path: Path
+) -> None:
+    followed = json.dumps(["x" * 1000] * 50)
+    query = write(tmp_path, "q.json", f'{{"user_id": 1, "followed": {followed}}}')
+    result = invoke("run", toy_recipe, "--query", query, "--json")
+    assert_one_clean_error(result, "not a valid ToyQuery", "followed.0", "; and 40 more")
+    assert "x" * 100 not in result.stderr

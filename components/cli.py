@@ -55,13 +55,17 @@ def demo(
     configure_logging("warning")  # structured logs to stderr; stdout holds the feed
     console = Console(stderr=as_json)
     try:
-        output = asyncio.run(serve(user, recipe, fresh, say=lambda m: console.print(f"[dim]{m}")))
+        output = asyncio.run(
+            serve(user, recipe, fresh, say=lambda m: console.print(m, style="dim", markup=False))
+        )
     except Exception as exc:  # a clear message, not a traceback, for a user's bad input
         from pipeline import FeedmixerError
 
         if not isinstance(exc, FeedmixerError | FileNotFoundError | ValueError):
             raise
-        console.print(f"[red]error:[/red] {exc}")
+        from pipeline.text import markup_safe
+
+        console.print(f"[red]error:[/red] {markup_safe(exc)}")
         raise typer.Exit(code=2) from None
     if explain is not None:
         output["json"]["explain"] = explain_post(output["result"], explain)

@@ -20,10 +20,13 @@ A component is a small class with one job. It subclasses exactly one stage base
 * ``on_failure`` — what a degradation of this component does to the request: ``skip``
   (default), ``drop_all`` or ``fail`` (see :mod:`pipeline.policy`); ``required=True`` is
   ``on_failure="fail"``.
-* ``max_threads`` — a plain ``def`` stage method always runs in a worker thread that a
-  timeout can abandon (:mod:`pipeline.threads`), so it never blocks the event loop nor holds
-  a request past its budget; at most ``max_threads`` of them live at once per component
-  (hung ones included). ``run_in_thread`` is kept for compatibility and changes nothing.
+* ``max_threads`` / ``inline_max_ms`` / ``run_in_thread`` — a plain ``def`` stage method runs
+  in a worker thread that a timeout can abandon (:mod:`pipeline.threads`), so it holds
+  neither the event loop nor the request past its budget; at most ``max_threads`` of them
+  live at once per component (hung ones included). Once a few calls in a row each finished
+  under ``inline_max_ms`` it runs inline (a thread hop would cost more than the call); one
+  slower inline call sends it back to threads for good. ``run_in_thread = True`` (for
+  anything that does I/O or heavy work) means never inline.
 
 The framework owns everything around the call: timing, timeouts, output checks and
 degradation. A component never has to catch its own exceptions.
@@ -39,7 +42,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.policy import FailurePolicy, policy_problem, resolve_policy
-from pipeline.threads import DEFAULT_THREADS_PER_COMPONENT, ThreadSlots, run_in_worker
+from pipeline.threads import DEFAULT_INLINE_MAX_MS, DEFAULT_THREADS_PER_COMPONENT, SyncRunner
 
 Q = TypeVar("Q")
 C = TypeVar("C")
@@ -62,6 +65,7 @@ class Component(Generic[Q, C]):
     query_reads: ClassVar[frozenset[str]] = frozenset()
     run_in_thread: ClassVar[bool] = False
     max_threads: ClassVar[int] = DEFAULT_THREADS_PER_COMPONENT
+    inline_max_ms: ClassVar[float] = DEFAULT_INLINE_MAX_MS
     default_timeout_ms: ClassVar[float | None] = None
     registered_name: ClassVar[str | None] = None
     query_type: ClassVar[type | None] = None
@@ -113,7 +117,7 @@ class Component(Generic[Q, C]):
         self.timeout_ms = timeout_ms if timeout_ms is not None else self.default_timeout_ms
         self.on_failure: FailurePolicy = resolve_policy(on_failure, required)
         self.enabled = enabled
-        self._threads = ThreadSlots(self.max_threads)
+        self._sync = self._new_sync_runner()
 
     @property
     def required(self) -> bool:
@@ -133,15 +137,19 @@ class Component(Generic[Q, C]):
         return None
 
     async def invoke(self, *args: Any) -> Any:
-        """Call the stage method the way it was written: awaited, or in an abandonable worker
-        thread holding one of this component's ``max_threads`` slots."""
+        """Call the stage method the way it was written: awaited, or (a plain ``def``) in an
+        abandonable worker thread, inline once it has proven fast (:mod:`pipeline.threads`)."""
         method = getattr(self, self.method_name)
         if self.is_async:
             return await method(*args)
-        threads = self.__dict__.get("_threads")
-        if threads is None:  # a subclass __init__ that skipped Component.__init__
-            threads = self._threads = ThreadSlots(self.max_threads)
-        return await run_in_worker(method, args, threads)
+        runner = self.__dict__.get("_sync")
+        if runner is None:  # a subclass __init__ that skipped Component.__init__
+            runner = self._sync = self._new_sync_runner()
+        return await runner.call(method, args)
+
+    def _new_sync_runner(self) -> SyncRunner:
+        inline_max_ms = 0.0 if self.run_in_thread else self.inline_max_ms
+        return SyncRunner(self.max_threads, inline_max_ms)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.stage})>"

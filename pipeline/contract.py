@@ -285,29 +285,44 @@ def check_filter_result(
 ) -> Degradation | None:
     """A filter returns a FilterResult whose two lists partition its input: every candidate
     it was given (the same object) in exactly one of them, and nothing else."""
+    return check_partition(component, stage, value, candidates)[0]
+
+
+def check_partition(
+    component: Component,
+    stage: str,
+    value: Any,
+    candidates: Sequence[Any],
+    input_ids: set[int] | None = None,
+) -> tuple[Degradation | None, set[int] | None]:
+    """:func:`check_filter_result`, for a chain of filters: pass the ``id()`` set of
+    ``candidates`` if known (the previous filter's kept set), and get the kept set back to
+    pass to the next filter, so each filter costs one set build, not three."""
     if not isinstance(value, FilterResult):
-        return wrong_type(component, stage, "expected a FilterResult", value)
+        return wrong_type(component, stage, "expected a FilterResult", value), None
     kept, removed = value.kept, value.removed
     if not isinstance(kept, list | tuple) or not isinstance(removed, list | tuple):
-        return wrong_type(component, stage, "FilterResult.kept/removed must be lists", kept)
+        return wrong_type(component, stage, "FilterResult.kept/removed must be lists", kept), None
     expected = len(candidates)
     if len(kept) + len(removed) != expected:
-        return Degradation(
-            component.name,
-            stage,
-            "wrong_length",
-            f"kept {len(kept)} + removed {len(removed)} != {expected} inputs",
-        )
-    inputs = set(map(id, candidates))
-    outputs = set(map(id, kept))
-    outputs.update(map(id, removed))
-    if len(inputs) == expected and outputs == inputs:  # the common case, at C speed
-        return None
+        message = f"kept {len(kept)} + removed {len(removed)} != {expected} inputs"
+        return Degradation(component.name, stage, "wrong_length", message), None
+    if input_ids is None:
+        input_ids = set(map(id, candidates))
+    kept_ids = set(map(id, kept))
+    if len(input_ids) == expected and len(kept_ids) == len(kept):  # the common case
+        if not removed:
+            if kept_ids == input_ids:
+                return None, kept_ids
+        elif kept_ids <= input_ids:
+            removed_ids = set(map(id, removed))
+            if len(removed_ids) == len(removed) and removed_ids == input_ids - kept_ids:
+                return None, kept_ids
     if Counter(map(id, candidates)) == Counter(map(id, [*kept, *removed])):
-        return None  # the input held one object twice, and so does the partition
+        return None, None  # the input held one object twice, and so does the partition
     return _not_its_input(
         component, stage, [*kept, *removed], candidates, "kept + removed", "keep or remove"
-    )
+    ), None
 
 
 def check_selection(

@@ -35,8 +35,8 @@ from pipeline.contract import (
     apply_output,
     apply_query_output,
     check_candidate_list,
-    check_filter_result,
     check_output,
+    check_partition,
     check_query_output,
     check_selection,
 )
@@ -361,14 +361,18 @@ class _Request(Generic[Q, C]):
     async def filter(self, filters: Sequence[Filter], candidates: list[C], stage: str) -> list[C]:
         self._stage_started(stage, *self._gate(filters, stage))
         candidates = self._apply_drops(candidates)  # a drop_all filter whose gate failed
+        ids: list[set[int] | None] = [None]  # id()s of `candidates`, once a filter checked them
+
+        def check(value: Any, component: Component, given: list[C]) -> Degradation | None:
+            degradation, ids[0] = check_partition(component, stage, value, given, ids[0])
+            return degradation
+
         for component in self._enabled:
             outcome = await self._call(
                 component,
                 stage,
                 (self.query, candidates),
-                lambda value, f=component, given=candidates: check_filter_result(
-                    f, stage, value, given
-                ),
+                lambda value, f=component, given=candidates: check(value, f, given),
             )
             if outcome.value is not None:
                 candidates = list(outcome.value.kept)
@@ -376,7 +380,12 @@ class _Request(Generic[Q, C]):
                     self.removals.append(
                         Removals(component.name, stage, list(outcome.value.removed))
                     )
+            else:
+                ids[0] = None  # a failed check leaves a set that may not match `candidates`
+            before = len(candidates)
             candidates = self._apply_drops(candidates)
+            if len(candidates) != before:
+                ids[0] = None
         self._stage_done(stage, len(candidates))
         return candidates
 

@@ -18,14 +18,31 @@ this module does:
 
 The worker hands the result back to the event loop without blocking, through the loop's
 anyio token (``AsyncBackend.run_sync_soon``), and an idle worker exits after a while.
+
+**Earned inline.** A thread hop costs tens of microseconds on an idle machine and up to a
+millisecond on a loaded one, which for a feed of many tiny components (a filter that reads
+one field per candidate) is most of the request. So :class:`SyncRunner` runs a component
+inline on the event loop once it has *earned* it: ``INLINE_AFTER`` thread calls in a row,
+each under the component's ``inline_max_ms``. An inline call that blocks (longer than
+``INLINE_BLOCKED_MS``, or ten times ``inline_max_ms``: more than the jitter of a loaded
+machine) sends the component back to threads; it may earn inline again only after eight
+times as many fast calls, and a second block keeps it in threads for good (one slow call on
+an overloaded machine should not cost a fast component its fast path forever). The price,
+stated plainly: a component that was fast every time and then blocks holds the event loop
+for that one call (twice at most in its lifetime); its output is still
+discarded and recorded as a timeout naming it (the executor checks the elapsed time after
+the call), and then it is bounded like any other. A component that must never take
+that chance sets ``run_in_thread = True`` (or ``inline_max_ms = 0``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +50,10 @@ import anyio
 import anyio.lowlevel
 
 DEFAULT_THREADS_PER_COMPONENT = 4
+DEFAULT_INLINE_MAX_MS = 2.0  # a sync call this fast may run inline once it has earned it
+INLINE_AFTER = 8  # thread calls in a row under inline_max_ms before running inline
+INLINE_BLOCKED_MS = 20.0  # an inline call this long (or 10x inline_max_ms) blocked the loop
+MAX_INLINE_BLOCKS = 2  # after this many blocked inline calls, threads for good
 IDLE_WORKER_S = 10.0  # an idle worker thread exits after this long
 
 _PENDING, _RUNNING, _ABANDONED = 0, 1, 2
@@ -71,7 +92,18 @@ class _Job:
     """One call. The worker runs it unless it was abandoned first, and always gives the slot
     back when it is done with it."""
 
-    __slots__ = ("args", "context", "done", "error", "func", "slots", "state", "token", "value")
+    __slots__ = (
+        "args",
+        "context",
+        "done",
+        "error",
+        "func",
+        "seconds",
+        "slots",
+        "state",
+        "token",
+        "value",
+    )
 
     def __init__(
         self,
@@ -86,6 +118,7 @@ class _Job:
         self.state = _PENDING
         self.value: Any = None
         self.error: BaseException | None = None
+        self.seconds = math.inf  # how long func ran, measured in the thread
 
     def run(self) -> None:  # in the worker thread
         try:
@@ -93,10 +126,12 @@ class _Job:
                 if self.state == _ABANDONED:
                     return
                 self.state = _RUNNING
+            start = time.perf_counter()
             try:
                 self.value = self.context.run(self.func, *self.args)
             except BaseException as exc:  # handed to the caller, raised there
                 self.error = exc
+            self.seconds = time.perf_counter() - start
             with self.slots._lock:
                 if self.state == _ABANDONED:
                     return
@@ -161,6 +196,10 @@ _POOL = _Pool()
 async def run_in_worker(func: Callable[..., Any], args: tuple[Any, ...], slots: ThreadSlots) -> Any:
     """Run ``func(*args)`` in a worker thread holding one of ``slots``; a cancellation (the
     caller's timeout) abandons the thread instead of waiting for it."""
+    return (await _in_worker(func, args, slots)).result()
+
+
+async def _in_worker(func: Callable[..., Any], args: tuple[Any, ...], slots: ThreadSlots) -> _Job:
     delay = 0.0005
     while not slots.try_take():
         # every thread of this component is busy (or hung): wait for one to come back; the
@@ -178,4 +217,42 @@ async def run_in_worker(func: Callable[..., Any], args: tuple[Any, ...], slots: 
     except BaseException:
         job.abandon()
         raise
-    return job.result()
+    return job
+
+
+class SyncRunner:
+    """How one component's sync calls run: in a worker thread (at most ``threads`` alive),
+    or inline once it has earned it (see the module docstring)."""
+
+    __slots__ = ("blocked_s", "blocks", "fast_streak", "inline_max_s", "slots")
+
+    def __init__(
+        self,
+        threads: int = DEFAULT_THREADS_PER_COMPONENT,
+        inline_max_ms: float = DEFAULT_INLINE_MAX_MS,
+    ) -> None:
+        self.slots = ThreadSlots(threads)
+        self.inline_max_s = inline_max_ms / 1000
+        self.blocked_s = max(INLINE_BLOCKED_MS / 1000, 10 * self.inline_max_s)
+        self.fast_streak = 0
+        self.blocks = 0 if inline_max_ms > 0 else MAX_INLINE_BLOCKS  # inline calls that blocked
+
+    @property
+    def inline(self) -> bool:
+        """Whether the next call runs inline on the event loop."""
+        if self.blocks >= MAX_INLINE_BLOCKS:
+            return False
+        return self.fast_streak >= INLINE_AFTER * 8**self.blocks
+
+    async def call(self, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        if self.inline:
+            start = time.perf_counter()
+            try:
+                return func(*args)
+            finally:
+                if time.perf_counter() - start > self.blocked_s:
+                    self.blocks += 1  # it blocked the event loop: back to threads
+                    self.fast_streak = 0
+        job = await _in_worker(func, args, self.slots)
+        self.fast_streak = self.fast_streak + 1 if job.seconds <= self.inline_max_s else 0
+        return job.result()

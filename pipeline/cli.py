@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -75,6 +75,8 @@ def validate(recipe: RecipeArg, set_: SetOpt = None, plugin: PluginOpt = None) -
     """Check a recipe; print every problem with file:line:column, or a summary if valid."""
     with fail_cleanly():
         pipeline = _load(recipe, set_, plugin)
+    for warning in pipeline.warnings():
+        errors.print(f"[yellow]warning:[/] {markup_safe(warning)}", highlight=False, soft_wrap=True)
     console.print(
         f"[green]ok[/]: {markup_safe(recipe)} -> recipe {markup_safe(preview(pipeline.name))} "
         f"with {len(pipeline.components())} components",
@@ -165,16 +167,19 @@ def run(
         configure_logging(log_level, fmt)
         pipeline = _load(recipe, set_, plugin)
         query_object = read_query(query, pipeline)
-        result = anyio.run(_execute, pipeline, query_object)
-    if as_json:
-        payload = result_to_dict(result)
-        if explain is not None:
-            payload["explain"] = result.explain(_parse_id(explain))
-        typer.echo(json.dumps(payload))
-        return
-    print_result(result, console)
-    if explain is not None:
-        console.print(literal(result.explain(_parse_id(explain))), highlight=False)
+
+        def show(result: Any) -> None:
+            if as_json:
+                payload = result_to_dict(result)
+                if explain is not None:
+                    payload["explain"] = result.explain(_parse_id(explain))
+                typer.echo(json.dumps(payload))
+                return
+            print_result(result, console)
+            if explain is not None:
+                console.print(literal(result.explain(_parse_id(explain))), highlight=False)
+
+        anyio.run(_execute, pipeline, query_object, show)
 
 
 def read_query(path: Path, pipeline: Pipeline) -> Any:
@@ -204,9 +209,13 @@ def read_query(path: Path, pipeline: Pipeline) -> Any:
         ) from None
 
 
-async def _execute(pipeline: Pipeline, query: Any) -> Any:
+async def _execute(pipeline: Pipeline, query: Any, show: Callable[[Any], None]) -> None:
     async with pipeline:
-        return await pipeline.execute(query)
+        result = await pipeline.execute(query)
+        show(result)
+        sys.stdout.flush()
+    # leaving the block waited for the side effects, each within its own time limit, so a
+    # hanging one delays the exit by at most that limit and never the output above
 
 
 def _parse_id(text: str) -> Any:

@@ -131,6 +131,21 @@ class Pipeline(Generic[Q, C]):
             *self.side_effects,
         ]
 
+    def warnings(self) -> list[str]:
+        """What is legal but likely a mistake (``feedmixer validate`` prints these): a
+        component that fails the request (``on_failure: fail``) with no time bound of its own
+        and no pipeline deadline, so only :data:`DEFAULT_DEADLINE_MS` bounds it."""
+        found = []
+        for component in self.components():
+            if component.on_failure == "fail" and not component.timeout_ms and not self.deadline_ms:
+                found.append(
+                    f"{component.name!r} ({component.stage}) fails the request when it degrades "
+                    f"but has no time bound (no timeout_ms and no recipe deadline_ms): only the "
+                    f"default {DEFAULT_DEADLINE_MS:.0f} ms deadline limits it; "
+                    "set timeout_ms on it or deadline_ms on the recipe"
+                )
+        return found
+
     async def execute(
         self,
         query: Q,

@@ -500,7 +500,7 @@ def world_config() -> Any:
 
 
 def _say(message: str) -> None:
-    log.info("for_you_start", detail=message)
+    log.info("demo_state", detail=message)
 
 
 def _router(service: ForYouService, context: Any) -> Any:

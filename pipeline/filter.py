@@ -20,9 +20,11 @@ class FilterResult(Generic[C]):
 class Filter(Component[Q, C]):
     """Return a :class:`FilterResult` partitioning ``candidates``.
 
-    Filters run in recipe order. The executor records which filter removed each candidate;
-    a filter that raises, times out or returns something that is not a partition of its
-    input is skipped (every candidate passes it).
+    Filters run in recipe order. The executor records which filter removed each candidate.
+    ``kept`` and ``removed`` must hold exactly the candidate objects the filter was given,
+    each once. A filter that raises, times out or returns anything else degrades: with
+    ``on_failure: skip`` (the default) every candidate passes it, with ``drop_all`` every
+    candidate is removed, with ``fail`` the request fails.
     """
 
     stage = "filter"

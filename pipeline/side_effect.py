@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 class SideEffect(Component[Q, C]):
     """Act on the result after the response is ready.
 
-    Side effects run in the pipeline's background group: they never delay or change the
-    response, and their errors are logged, never raised. ``Pipeline.aclose()`` drains them.
+    Side effects run in the pipeline's task group (``async with pipeline``), each within its
+    ``timeout_ms`` (5 s when it has none): they never delay or change the response, and
+    their errors are logged, never raised. Leaving ``async with`` (or ``aclose()``) drains
+    them within a bound.
     """
 
     stage = "side_effect"

@@ -19,7 +19,7 @@ from pipeline.policy import FailurePolicy
 from pipeline.query_hydrator import QueryHydrator
 from pipeline.recipe import load_recipe
 from pipeline.registry import register, registered
-from pipeline.result import Degradation, PipelineResult, Removed, Timings
+from pipeline.result import Degradation, Partial, PipelineResult, Removed, Timings
 from pipeline.scorer import Scorer
 from pipeline.selector import Selector
 from pipeline.side_effect import SideEffect
@@ -36,6 +36,7 @@ __all__ = [
     "Filter",
     "FilterResult",
     "Hydrator",
+    "Partial",
     "Pipeline",
     "PipelineResult",
     "QueryHydrator",

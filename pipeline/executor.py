@@ -538,13 +538,14 @@ class _Request(Generic[Q, C]):
                 f"({outcome.degradation.message})",
             )
         self.timings.components[component.name] = outcome.elapsed_ms
-        self._record(component, outcome.degradation)
+        self._record(component, outcome.degradation or outcome.partial)
         return outcome
 
     def _record(self, component: Component, degradation: Degradation | None) -> None:
         """Record a degradation and apply the component's failure policy: ``fail`` raises,
         ``drop_all`` leaves it for the stage to remove its candidates (see ``_apply_drops``).
-        Single-candidate failures never fail the request; the stage handles them."""
+        Single-candidate failures never fail the request (the stage handles them), and a
+        partial answer is applied, so no policy acts on it."""
         if degradation is None:
             return
         self.degradations.append(degradation)
@@ -555,7 +556,7 @@ class _Request(Generic[Q, C]):
             kind=degradation.kind,
             message=degradation.message,
         )
-        if degradation.kind == "candidate_failed":
+        if degradation.kind in ("candidate_failed", "partial"):
             return
         if component.on_failure == "fail":
             error = DeadlineExceeded if degradation.kind == "deadline" else RequiredComponentFailed

@@ -21,16 +21,18 @@ from typing import Any
 import anyio
 
 from pipeline.component import Component, maybe_await
-from pipeline.result import Degradation
+from pipeline.result import Degradation, Partial
 
 
 @dataclass(slots=True)
 class Outcome:
-    """The value a component produced, or why it produced none, and how long it took."""
+    """The value a component produced, or why it produced none, and how long it took;
+    ``partial`` is set when the value was usable but incomplete (:class:`Partial`)."""
 
     value: Any
     degradation: Degradation | None
     elapsed_ms: float
+    partial: Degradation | None = None
 
 
 def _describe(exc: BaseException) -> str:
@@ -85,10 +87,16 @@ async def guarded_call(
         # the component's own code was cancelled (e.g. it awaited a shared task that another
         # request cancelled): that is its failure, not a cancellation of this request
         degradation = Degradation(component.name, stage, "exception", _describe(exc))
+    partial: Degradation | None = None
+    if degradation is None and isinstance(value, Partial):
+        partial = Degradation(component.name, stage, "partial", value.reason)
+        value = value.value
     if degradation is None and check is not None:
         degradation = check(value)
     elapsed_ms = (time.perf_counter() - start) * 1000
-    return Outcome(None if degradation else value, degradation, elapsed_ms)
+    if degradation:
+        return Outcome(None, degradation, elapsed_ms)
+    return Outcome(value, None, elapsed_ms, partial)
 
 
 def _timeout(component: Component, stage: str, message: str) -> Degradation:

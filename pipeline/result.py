@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
 
 from pipeline.component import C, Q
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class Degradation:
     """A component that was skipped (or partly applied) without failing the request.
 
-    ``kind`` is one of ``exception``, ``timeout``, ``deadline``, ``wrong_length``,
+    ``kind`` is one of ``exception``, ``timeout``, ``deadline``, ``wrong_length``, ``partial``
+    (the component returned a :class:`Partial` answer: applied, but incomplete),
     ``wrong_type``, ``undeclared_write``, ``not_its_input`` (a filter or selector returned
     candidates it was not given, or one twice), ``non_finite`` (a scorer returned NaN or
     ±Inf) or ``candidate_failed`` (then ``candidate_ids`` lists the candidates that kept their
@@ -36,6 +39,20 @@ class Degradation:
         if self.candidate_ids:
             data["candidate_ids"] = list(self.candidate_ids)
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Partial(Generic[T]):
+    """A usable but incomplete answer: what a component returns when it ran out of time or
+    data part-way (``return Partial(candidates, "scanned 2 of 10 authors")``).
+
+    The executor checks and applies ``value`` as if it had been returned directly, and records
+    a ``partial`` degradation of the component with ``reason``, so the gap is reported instead
+    of being served silently. It is not a failure: no failure policy acts on it.
+    """
+
+    value: T
+    reason: str
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from pipeline.errors import ContractViolation
 from pipeline.filter import Filter, FilterResult
 from pipeline.hydrator import Hydrator
 from pipeline.query_hydrator import QueryHydrator
-from pipeline.result import Degradation
+from pipeline.result import Degradation, Partial
 from pipeline.scorer import Scorer
 from pipeline.selector import Selector
 from pipeline.side_effect import SideEffect
@@ -53,41 +53,48 @@ async def run_component(
         await maybe_await(component.close())
 
 
+async def _invoke(component: Component, *args: Any) -> Any:
+    """Call the component; a :class:`~pipeline.result.Partial` answer is checked and returned
+    by its value, as the executor applies it."""
+    value = await component.invoke(*args)
+    return value.value if isinstance(value, Partial) else value
+
+
 async def _run(component: Component, query: Any, candidates: list[Any], result: Any) -> Any:
     stage = component.stage
     query_type = component.query_type
     candidate_type = component.candidate_type
     if isinstance(component, QueryHydrator):
         before = copy.deepcopy(query)
-        value = await component.invoke(query)
+        value = await _invoke(component, query)
         _unchanged(component, "query", before, query)
         _raise(check_query_output(component, stage, value, query_type))
         hydrated = copy.copy(query)
         _raise(apply_query_output(component, hydrated, value, stage))
         return hydrated
     if isinstance(component, Source):
-        value = await component.invoke(query)
+        value = await _invoke(component, query)
         _raise(check_candidate_list(component, stage, value, candidate_type))
         return list(value)
     if isinstance(component, Selector):
-        value = await component.invoke(query, candidates)
+        value = await _invoke(component, query, candidates)
         _raise(check_candidate_list(component, stage, value, candidate_type))
         _raise(check_selection(component, stage, value, candidates))
         return list(value)
     if isinstance(component, Hydrator | Scorer):
         before = copy.deepcopy(candidates)
-        value = await component.invoke(query, candidates)
+        value = await _invoke(component, query, candidates)
         _unchanged(component, "candidates", before, candidates)
         _raise(check_output(component, stage, value, len(candidates), candidate_type))
         outputs = copy.deepcopy(candidates)
         _raise(apply_output(component, stage, outputs, value), allow_candidate_failures=True)
         return outputs
     if isinstance(component, Filter):
-        value = await component.invoke(query, candidates)
+        value = await _invoke(component, query, candidates)
         _raise(check_filter_result(component, stage, value, candidates))
         return FilterResult(kept=list(value.kept), removed=list(value.removed))
     if isinstance(component, SideEffect):
-        return await component.invoke(query, result)
+        return await _invoke(component, query, result)
     raise TypeError(f"{component!r} is not a pipeline component")
 
 

@@ -14,6 +14,7 @@ from pipeline import (
     Filter,
     FilterResult,
     Hydrator,
+    Partial,
     Pipeline,
     QueryHydrator,
     RecipeError,
@@ -28,6 +29,7 @@ from pipeline.cli import app
 from pipeline.component import Component
 from pipeline.examples.toy import ToyItem, ToyQuery
 from pipeline.executor import FILTER_GRACE_MS
+from pipeline.testing import run_component
 from tests.pipeline.backends import on_both_backends
 from tests.pipeline.test_degradation import QUERY, kinds, served, toy_pipeline
 
@@ -390,3 +392,26 @@ def test_pipeline_in_python_has_the_same_warnings() -> None:
     strict = NoQueryHydrator(name="strict", on_failure="fail")
     assert len(Pipeline("t", query_hydrators=[strict]).warnings()) == 1
     assert Pipeline("t", query_hydrators=[strict], deadline_ms=100).warnings() == []
+
+
+# -- partial answers -----------------------------------------------------------------------------
+
+
+class Truncated(Source[ToyQuery, ToyItem]):
+    """Ran out of time part-way: serves what it has and says so."""
+
+    def get_candidates(self, query: ToyQuery) -> Partial[list[ToyItem]]:
+        return Partial([ToyItem(i, 0, "cats", 1.0) for i in (7, 8)], "scanned 2 of 10 authors")
+
+
+@pytest.mark.parametrize("policy", ["skip", "fail"])
+@on_both_backends
+async def test_partial_answer_is_applied_and_reported_whatever_the_policy(policy: str) -> None:
+    result = await Pipeline("t", sources=[Truncated(on_failure=policy)]).execute(QUERY)
+    assert [c.id for c in result.retrieved] == [7, 8]
+    assert kinds(result) == [("Truncated", "sources", "partial")]
+    assert result.degradations[0].message == "scanned 2 of 10 authors"
+
+
+async def test_testing_kit_checks_and_returns_the_value_of_a_partial_answer() -> None:
+    assert [c.id for c in await run_component(Truncated(), ToyQuery(1))] == [7, 8]

@@ -156,8 +156,10 @@ class Pipeline(Generic[Q, C]):
         """Run one request. Never raises for a component that fails open (``skip``) or
         drops candidates (``drop_all``); raises
         :class:`~pipeline.errors.RequiredComponentFailed` when a ``fail`` one degrades."""
-        await self.warm_up()
         deadline_ms = deadline_ms or self.deadline_ms or DEFAULT_DEADLINE_MS
+        if not 0 < deadline_ms < math.inf:
+            raise ValueError(f"deadline_ms must be a positive, finite number, got {deadline_ms!r}")
+        await self.warm_up()
         request = _Request(self, copy.copy(query), request_id, deadline_ms)
         with structlog.contextvars.bound_contextvars(request_id=request.id, pipeline=self.name):
             await request.hydrate_query(self.query_hydrators, "query_hydrators")

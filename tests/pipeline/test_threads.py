@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -286,3 +287,9 @@ def test_feedmixer_run_with_a_hanging_side_effect_prints_and_exits(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert time.perf_counter() - start < 3
     assert [s["id"] for s in json.loads(result.stdout)["selected"]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("deadline_ms", [math.inf, math.nan, -5.0])
+async def test_a_deadline_that_bounds_nothing_is_rejected(deadline_ms: float) -> None:
+    with pytest.raises(ValueError, match="deadline_ms must be a positive, finite number"):
+        await toy_pipeline().execute(QUERY, deadline_ms=deadline_ms)

@@ -9,11 +9,11 @@ one type at the boundary::
     ├── ComponentDefinitionError    a component class breaks the contract at registration time
     ├── UnknownComponentError       a recipe names a component that is not registered
     ├── ContractViolation           a component's output breaks the stage contract (testing kit)
-    └── RequiredComponentFailed     a component marked ``required: true`` degraded
-        └── DeadlineExceeded        the request deadline passed before a required stage ran
+    └── RequiredComponentFailed     a component with ``on_failure: fail`` (``required``) degraded
+        └── DeadlineExceeded        the request deadline cut off such a component
 
-Degradations of optional components are *not* exceptions: they are data on the result
-(:class:`pipeline.result.Degradation`).
+Degradations of ``skip`` and ``drop_all`` components are *not* exceptions: they are data on
+the result (:class:`pipeline.result.Degradation`, and ``drop_all``'s removals).
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ class ContractViolation(FeedmixerError):
 
 
 class RequiredComponentFailed(FeedmixerError):
-    """A component marked ``required: true`` degraded, so the request fails closed."""
+    """A component with ``on_failure: fail`` (``required: true``) degraded, so the request
+    fails closed."""
 
     def __init__(self, component: str, stage: str, kind: str, message: str) -> None:
         self.component = component
@@ -126,4 +127,4 @@ class RequiredComponentFailed(FeedmixerError):
 
 
 class DeadlineExceeded(RequiredComponentFailed):
-    """The request deadline passed before a required component could run."""
+    """The request deadline passed before a ``fail`` component could run or finish."""

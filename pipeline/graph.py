@@ -30,6 +30,8 @@ def _label(component: Component) -> str:
     flags = []
     if component.required:
         flags.append("required")
+    elif component.on_failure == "drop_all":
+        flags.append("drop_all on failure")
     if not component.enabled:
         flags.append("disabled")
     if component.timeout_ms:

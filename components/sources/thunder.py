@@ -5,20 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-import pipeline
 from components.models import CORE_FIELDS, IN_NETWORK, ForYouQuery, PostCandidate
 from components.resources import THUNDER, require
-from pipeline import Source, register
-
-log = structlog.get_logger("feedmixer.thunder")
-
-# The executor's hook for an answer that is usable but incomplete: it applies the value and
-# records a degradation of this component. Until pipeline/ has it, a truncated answer is
-# served and logged (``thunder_truncated``), not reported in ``result.degradations``.
-_Partial = getattr(pipeline, "Partial", None)
+from pipeline import Partial, Source, register
 
 
 @register("thunder")
@@ -44,7 +35,7 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, THUNDER, self.name)
 
-    def get_candidates(self, query: ForYouQuery) -> Any:
+    def get_candidates(self, query: ForYouQuery) -> list[PostCandidate] | Partial:
         result = self.store.get_posts(
             query.user_id,
             query.following or (),
@@ -55,11 +46,8 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
         candidates = [PostCandidate.from_post(post, IN_NETWORK) for post in result.posts]
         if not result.timed_out:
             return candidates
-        reason = (
+        return Partial(
+            candidates,
             f"Thunder's time budget ran out after {result.authors_scanned} of "
-            f"{result.authors_total} followed authors; {len(candidates)} posts served"
+            f"{result.authors_total} followed authors; {len(candidates)} posts served",
         )
-        if _Partial is not None:
-            return _Partial(candidates, reason)
-        log.warning("thunder_truncated", component=self.name, message=reason)
-        return candidates

@@ -158,24 +158,39 @@ def load_models(say: Say) -> tuple[Any, Any, str | None]:
     return Ranker.init(config, seed=0), Retriever.init(config, seed=0), None
 
 
-def build_retrieval(retriever: Any, world: Any, cache: Path, say: Say) -> PhoenixRetrieval:
-    """Retrieval over the posts inside the retention window, corpus cached on disk."""
+def build_retrieval(
+    retriever: Any, world: Any, cache: Path, say: Say, posts: Any = None
+) -> PhoenixRetrieval:
+    """Retrieval over the posts inside the retention window, corpus cached on disk (a
+    content-aware tower embeds each post from its text and media too). ``posts`` looks up
+    history posts' content (``PostCatalog.get_many``)."""
     from phoenix_models import Corpus, CorpusIndex, build_corpus
+    from phoenix_models.train_tasks import demo_post_features
 
     if cache.exists():
         corpus = Corpus.load(cache)
     else:
         say("embedding the corpus with the candidate tower")
-        posts = world.posts
-        fresh = posts.created_at >= world.now - 172_800
+        world_posts = world.posts
+        fresh = world_posts.created_at >= world.now - 172_800
+        sids = media = None
+        if retriever.config.has_content:
+            sids, media = demo_post_features(world, retriever.content).lookup(
+                world_posts.post_id[fresh]
+            )
         corpus = build_corpus(
-            retriever, posts.post_id[fresh], posts.author_id[fresh], progress=False
+            retriever,
+            world_posts.post_id[fresh],
+            world_posts.author_id[fresh],
+            sids=sids,
+            media=media,
+            progress=False,
         )
         cache.parent.mkdir(parents=True, exist_ok=True)
         corpus.save(cache)
     # Exact search over a demo-sized corpus is a millisecond; ANN only pays off far above.
     method = "exact" if len(corpus) <= EXACT_SEARCH_MAX else "auto"
-    return PhoenixRetrieval(retriever, CorpusIndex.build(corpus, method))
+    return PhoenixRetrieval(retriever, CorpusIndex.build(corpus, method), posts=posts)
 
 
 def build_resources(
@@ -209,8 +224,13 @@ def build_resources(
             f"{world_key(world)}{retriever.config!r}{checkpoint}".encode()
         ).hexdigest()[:16]
         # One request per run: compile the shapes it uses, not every size up front.
-        resources[keys.RANKER] = PhoenixRanking(ranker, warm_up_candidates=0)
-        resources[keys.RETRIEVAL] = build_retrieval(retriever, world, paths.corpus(key), say)
+        catalog = resources[keys.POSTS]
+        resources[keys.RANKER] = PhoenixRanking(
+            ranker, warm_up_candidates=0, posts=catalog.get_many
+        )
+        resources[keys.RETRIEVAL] = build_retrieval(
+            retriever, world, paths.corpus(key), say, posts=catalog.get_many
+        )
         resources["models_trained"] = checkpoint is not None
     return resources
 

@@ -10,11 +10,21 @@ and the models package stays free of pipeline types:
 :class:`PhoenixRetrieval` and :class:`PhoenixRanking` implement them with a
 ``phoenix_models.Retriever`` + ``CorpusIndex`` and a ``phoenix_models.Ranker``. The models
 read a history oldest first, as they were trained; the query holds it newest first.
+
+**Content.** A model with content inputs (``config.has_content``) reads each post's
+semantic ID (from its text, through the model's own saved content model) and media bucket.
+Candidates carry ``text``, ``has_image`` and ``video_duration_s`` themselves. A history
+entry (:class:`~components.models.Engagement`) carries ids only, so the adapters take a
+``posts`` lookup (``post ids -> posts or None``, e.g. ``PostCatalog.get_many``) for the
+history posts' content; without one, or for a post it does not know, the model reads
+"unknown content" (zeros), as for padding. Encodings are cached per post id
+(``phoenix_models.content.ContentCache``), so a request encodes only posts not seen before.
+Arrays are built by ``phoenix_models.batch.candidate_rows``, the one candidate builder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,22 +34,84 @@ from components.models import ACTIONS, Engagement, PostCandidate
 HOME_FOR_YOU_SURFACE = 0
 """Product-surface index of the For-You feed (the demo world's ``PRODUCT_SURFACES[0]``)."""
 
+PostLookup = Callable[[Sequence[int]], Sequence[Any]]
+"""Post ids -> posts (objects with ``text``, ``has_image``, ``video_duration_s``) or None
+for each unknown id; ``PostCatalog.get_many`` is one."""
 
-def history_items(history: Sequence[Engagement], action_names: Sequence[str], length: int) -> list:
-    """The newest ``length`` engagements as ``phoenix_models.HistoryItem``, oldest first."""
+
+class PostContent:
+    """Content inputs (shifted SID codes, media buckets) of posts for one model, cached per
+    post id; ``enabled`` is False for a model without content inputs (X's layout)."""
+
+    def __init__(self, model: Any, posts: PostLookup | None = None) -> None:
+        from phoenix_models.content import ContentCache
+
+        config = model.config
+        self.enabled = bool(getattr(config, "has_content", False))
+        self.posts = posts
+        self.cache = ContentCache(getattr(model, "content", None), getattr(config, "sid_levels", 0))
+
+    def of_candidates(self, candidates: Sequence[PostCandidate]) -> tuple[Any, Any]:
+        if not self.enabled:
+            return None, None
+        return self.cache.features(
+            [c.id for c in candidates],
+            [c.text for c in candidates],
+            [c.has_image for c in candidates],
+            [c.video_duration_s for c in candidates],
+        )
+
+    def of_posts(self, post_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Content of posts known only by id (history), zeros where the lookup has none."""
+        if not self.enabled or self.posts is None or not post_ids:
+            return None
+        found = self.posts(list(post_ids))
+        known = [i for i, post in enumerate(found) if post is not None]
+        sids = np.zeros((len(post_ids), self.cache.levels), np.int32)
+        media = np.zeros(len(post_ids), np.int32)
+        if known:
+            posts = [found[i] for i in known]
+            sids[known], media[known] = self.cache.features(
+                [post_ids[i] for i in known],
+                [p.text for p in posts],
+                [p.has_image for p in posts],
+                [p.video_duration_s for p in posts],
+            )
+        return sids, media
+
+
+def history_items(
+    history: Sequence[Engagement],
+    action_names: Sequence[str],
+    length: int,
+    content: PostContent | None = None,
+) -> list:
+    """The newest ``length`` engagements as ``phoenix_models.HistoryItem``, oldest first,
+    with each post's semantic ID and media bucket when ``content`` gives them."""
     from phoenix_models import HistoryItem
 
     index = {name: k for k, name in enumerate(action_names)}
-    return [
-        HistoryItem(
-            post_id=e.post_id,
-            author_id=e.author_id,
-            actions={index[a]: 1.0 for a in e.actions if a in index},
-            product_surface=e.product_surface,
-            dwell_seconds=e.dwell_time_s,
+    entries = list(reversed(history[:length]))
+    known = content.of_posts([e.post_id for e in entries]) if content is not None else None
+    items = []
+    for i, e in enumerate(entries):
+        sid, media = (), 0
+        if known is not None:
+            codes = known[0][i]
+            sid = tuple(int(c) - 1 for c in codes) if codes.size and codes.all() else ()
+            media = int(known[1][i])
+        items.append(
+            HistoryItem(
+                post_id=e.post_id,
+                author_id=e.author_id,
+                actions={index[a]: 1.0 for a in e.actions if a in index},
+                product_surface=e.product_surface,
+                dwell_seconds=e.dwell_time_s,
+                sid=sid,
+                media=media,
+            )
         )
-        for e in reversed(history[:length])
-    ]
+    return items
 
 
 PADDED_SIZES = (64, 128, 256, 512, 1024, 1536, 2048, 4096)
@@ -70,8 +142,11 @@ class PhoenixRanking:
     and compiles only what its request uses, on first use.
     """
 
-    def __init__(self, ranker: Any, warm_up_candidates: int = 2048) -> None:
+    def __init__(
+        self, ranker: Any, warm_up_candidates: int = 2048, posts: PostLookup | None = None
+    ) -> None:
         self.ranker = ranker
+        self.content = PostContent(ranker, posts)
         self.warm_up_candidates = warm_up_candidates
         names = tuple(getattr(ranker.config, "action_names", ACTIONS))
         missing = [a for a in ACTIONS if a not in names]
@@ -104,42 +179,41 @@ class PhoenixRanking:
         from phoenix_models import context_batch
 
         config = self.ranker.config
-        items = history_items(history, self._names, config.history_seq_len)
+        items = history_items(history, self._names, config.history_seq_len, self.content)
         context = self.ranker.encode(context_batch(config, [(user_id, items)]))
-        batch = candidate_arrays(config, candidates, now, padded_size(len(candidates)))
+        batch = candidate_arrays(
+            config, candidates, now, padded_size(len(candidates)), self.content
+        )
         probabilities = self.ranker.score_context(context, batch)[0, : len(candidates)]
         return probabilities[:, self._columns]
 
 
-def candidate_arrays(config: Any, candidates: Sequence[PostCandidate], now: float, slots: int):
-    """``phoenix_models.candidate_batch`` for one viewer's candidates on the For-You
-    surface, built with numpy: the same ids, hashes and post-age buckets (an unknown or
-    future creation time is the "missing" bucket 0), padded to ``slots``."""
-    from phoenix_models import CandidateBatch
-    from phoenix_models.hashing import hash_ids
+def candidate_arrays(
+    config: Any,
+    candidates: Sequence[PostCandidate],
+    now: float,
+    slots: int,
+    content: PostContent | None = None,
+):
+    """One viewer's candidates on the For-You surface as a ``phoenix_models.CandidateBatch``
+    (``phoenix_models.batch.candidate_rows``: ids, hashes, post-age buckets, where an
+    unknown or future creation time is the "missing" bucket 0, and content inputs from
+    ``content``), padded to ``slots``."""
+    from phoenix_models.batch import candidate_rows
 
-    count = len(candidates)
-    post_ids = np.zeros((1, slots), np.uint64)
-    author_ids = np.zeros((1, slots), np.uint64)
-    post_ids[0, :count] = [c.id for c in candidates]
-    author_ids[0, :count] = [c.author_id for c in candidates]
     created = np.array(
         [np.nan if c.created_at is None else c.created_at for c in candidates], np.float64
     )
-    age_minutes = (now - created) / 60.0
-    overflow = config.post_age_max_mins // config.post_age_granularity_mins + 1
-    with np.errstate(invalid="ignore"):
-        bucket = np.minimum(age_minutes // config.post_age_granularity_mins + 1, overflow)
-        known = age_minutes >= 0  # False for NaN (unknown) and for the future
-    age = np.zeros((1, slots), np.int32)
-    age[0, :count] = np.where(known, bucket, 0)
-    surface = np.zeros((1, slots), np.int32)
-    surface[0, :count] = HOME_FOR_YOU_SURFACE
-    return CandidateBatch(
-        post_hashes=hash_ids(post_ids, config.item_hash),
-        author_hashes=hash_ids(author_ids, config.author_hash),
-        product_surface=surface,
-        post_age=age,
+    sids, media = content.of_candidates(candidates) if content is not None else (None, None)
+    return candidate_rows(
+        config,
+        [c.id for c in candidates],
+        [c.author_id for c in candidates],
+        age_minutes=(now - created) / 60.0,
+        product_surface=HOME_FOR_YOU_SURFACE,
+        sids=sids,
+        media=media,
+        slots=slots,
     )
 
 
@@ -151,9 +225,10 @@ class PhoenixRetrieval:
     once (``CorpusIndex.author_ids_of`` re-sorts a million ids on every call).
     """
 
-    def __init__(self, retriever: Any, index: Any) -> None:
+    def __init__(self, retriever: Any, index: Any, posts: PostLookup | None = None) -> None:
         self.retriever = retriever
         self.index = index
+        self.content = PostContent(retriever, posts)
         self._names = tuple(getattr(retriever.config, "action_names", ACTIONS))
         order = np.argsort(index.corpus.post_ids, kind="stable")
         self._sorted_ids = index.corpus.post_ids[order]
@@ -170,7 +245,9 @@ class PhoenixRetrieval:
         k: int,
         exclude_ids: Iterable[int] = (),
     ) -> list[tuple[int, int, float]]:
-        items = history_items(history, self._names, self.retriever.config.history_seq_len)
+        items = history_items(
+            history, self._names, self.retriever.config.history_seq_len, self.content
+        )
         embedding = self.retriever.user_embedding(user_id, items)  # [D]
         ids, scores = self.index.search(embedding, k, exclude_ids=exclude_ids)
         valid = ids >= 0

@@ -42,6 +42,8 @@ class ContextBatch(NamedTuple):
     history_actions: Any  # [B, S, A] float32 multi-hot (0/1 or weights)
     history_product_surface: Any  # [B, S] int32
     history_dwell: Any  # [B, S] float32 dwell time in seconds (0 = unknown)
+    history_sids: Any = None  # [B, S, L] int32 semantic-ID codes + 1 (0 = unknown); or None
+    history_media: Any = None  # [B, S] int32 media bucket (0 = unknown); or None
 
     @property
     def history_mask(self) -> Any:
@@ -61,6 +63,8 @@ class CandidateBatch(NamedTuple):
     author_hashes: Any  # [B, C, Ha] int32
     product_surface: Any  # [B, C] int32
     post_age: Any  # [B, C] int32 post-age bucket (0 = missing)
+    sids: Any = None  # [B, C, L] int32 semantic-ID codes + 1 (0 = unknown); or None
+    media: Any = None  # [B, C] int32 media bucket (0 = unknown); or None
 
     @property
     def mask(self) -> Any:
@@ -77,23 +81,47 @@ class PhoenixBatch(NamedTuple):
 
 @dataclass(frozen=True)
 class HistoryItem:
-    """One engagement of the user. ``actions`` maps action index -> value (usually 1.0)."""
+    """One engagement of the user. ``actions`` maps action index -> value (usually 1.0).
+
+    ``sid`` (semantic-ID codes, 0..K-1, one per level; empty = unknown) and ``media``
+    (:func:`media_bucket`, 0 = unknown) are read by models with content inputs only.
+    """
 
     post_id: int
     author_id: int
     actions: Mapping[int, float] = field(default_factory=dict)
     product_surface: int = 0
     dwell_seconds: float = 0.0
+    sid: tuple[int, ...] = ()
+    media: int = 0
 
 
 @dataclass(frozen=True)
 class CandidatePost:
-    """A post to score. ``age_minutes`` None means unknown (the "missing" age bucket)."""
+    """A post to score. ``age_minutes`` None means unknown (the "missing" age bucket);
+    ``sid`` and ``media`` as in :class:`HistoryItem`."""
 
     post_id: int
     author_id: int
     product_surface: int = 0
     age_minutes: float | None = None
+    sid: tuple[int, ...] = ()
+    media: int = 0
+
+
+#: Upper bounds (seconds, exclusive) of the video-duration buckets 3, 4, 5, 6; longer is 7.
+VIDEO_DURATION_BOUNDS = (10.0, 30.0, 60.0, 180.0)
+
+
+def media_bucket(has_image: Any, video_duration_s: Any) -> np.ndarray:
+    """Media bucket of each post: 1 text only, 2 image, 3-7 video by duration (bounds
+    :data:`VIDEO_DURATION_BOUNDS`); a duration of 0 or NaN means "not a video". 0 is kept
+    for "unknown" (padding, or a post whose content is not known)."""
+    duration = np.nan_to_num(np.asarray(video_duration_s, np.float64), nan=0.0)
+    video = 3 + np.searchsorted(VIDEO_DURATION_BOUNDS, duration, side="right")
+    return np.where(duration > 0, video, np.where(np.asarray(has_image, bool), 2, 1)).astype(
+        np.int32
+    )
 
 
 def post_age_bucket(config: PhoenixConfig, age_minutes: float | None) -> int:
@@ -115,6 +143,9 @@ def context_batch(
     surface = np.zeros((num_users, slots), dtype=np.int32)
     dwell = np.zeros((num_users, slots), dtype=np.float32)
     user_ids = np.zeros((num_users,), dtype=np.uint64)
+    levels = config.sid_levels
+    sids = np.zeros((num_users, slots, levels), dtype=np.int32)
+    media = np.zeros((num_users, slots), dtype=np.int32)
     for row, (user_id, history) in enumerate(users):
         user_ids[row] = _entity_id(user_id, "user_id")
         for slot, item in enumerate(history[:slots]):
@@ -122,6 +153,8 @@ def context_batch(
             author_ids[row, slot] = _entity_id(item.author_id, "author_id")
             surface[row, slot] = _surface(config, item.product_surface)
             dwell[row, slot] = item.dwell_seconds
+            sids[row, slot] = _sid(config, item.sid)
+            media[row, slot] = item.media
             for index, value in item.actions.items():
                 if not 0 <= int(index) < config.num_actions:
                     raise InputError(
@@ -136,6 +169,8 @@ def context_batch(
         history_actions=actions,
         history_product_surface=surface,
         history_dwell=dwell,
+        history_sids=sids if config.sid_levels else None,
+        history_media=media if config.media_inputs else None,
     )
 
 
@@ -149,22 +184,79 @@ def candidate_batch(
     slots = longest if num_slots is None else num_slots
     if slots < longest:
         raise InputError(f"{longest} candidates do not fit in {slots} slots")
-    shape = (len(candidate_lists), slots)
-    post_ids = np.zeros(shape, dtype=np.uint64)
-    author_ids = np.zeros(shape, dtype=np.uint64)
-    surface = np.zeros(shape, dtype=np.int32)
-    age = np.zeros(shape, dtype=np.int32)
-    for row, candidates in enumerate(candidate_lists):
-        for slot, post in enumerate(candidates):
-            post_ids[row, slot] = _entity_id(post.post_id, "post_id")
-            author_ids[row, slot] = _entity_id(post.author_id, "author_id")
-            surface[row, slot] = _surface(config, post.product_surface)
-            age[row, slot] = post_age_bucket(config, post.age_minutes)
+    rows = []
+    for candidates in candidate_lists:
+        for post in candidates:
+            _entity_id(post.post_id, "post_id")
+            _entity_id(post.author_id, "author_id")
+            _surface(config, post.product_surface)
+        rows.append(
+            candidate_rows(
+                config,
+                post_ids=[p.post_id for p in candidates],
+                author_ids=[p.author_id for p in candidates],
+                age_minutes=[
+                    np.nan if p.age_minutes is None else p.age_minutes for p in candidates
+                ],
+                product_surface=[p.product_surface for p in candidates],
+                sids=np.array([_sid(config, p.sid) for p in candidates], np.int32).reshape(
+                    len(candidates), config.sid_levels
+                ),
+                media=[p.media for p in candidates],
+                slots=slots,
+            )
+        )
+    if not rows:  # no users: arrays of zero rows
+        empty = candidate_rows(config, [], [], slots=slots)
+        return CandidateBatch(*(None if a is None else a[:0] for a in empty))
     return CandidateBatch(
-        post_hashes=hash_ids(post_ids, config.item_hash),
-        author_hashes=hash_ids(author_ids, config.author_hash),
-        product_surface=surface,
-        post_age=age,
+        *(None if parts[0] is None else np.concatenate(parts) for parts in zip(*rows, strict=True))
+    )
+
+
+def candidate_rows(
+    config: PhoenixConfig,
+    post_ids: Any,
+    author_ids: Any,
+    *,
+    age_minutes: Any = None,
+    product_surface: Any = 0,
+    sids: Any = None,
+    media: Any = None,
+    slots: int | None = None,
+) -> CandidateBatch:
+    """One user's candidates as a one-row batch ``[1, slots]``, built with NumPy.
+
+    The single place candidate arrays are built (``candidate_batch`` and the For-You
+    adapter both come here): ids hashed with the config's hash spec, ``age_minutes``
+    (NaN, negative or None = unknown) bucketed by :func:`post_age_bucket`'s rule, ``sids``
+    ``[C, L]`` as **shifted** codes (code + 1, 0 = unknown) and ``media`` buckets kept only
+    when the config reads them, everything zero-padded to ``slots`` (default: ``C``).
+    """
+    post = np.asarray(post_ids, np.uint64).reshape(-1)
+    count = post.size
+    slots = count if slots is None else slots
+    if slots < count:
+        raise InputError(f"{count} candidates do not fit in {slots} slots")
+
+    def row(values: Any, dtype: Any, tail: tuple[int, ...] = ()) -> np.ndarray:
+        out = np.zeros((1, slots, *tail), dtype)
+        out[0, :count] = values
+        return out
+
+    age = np.full(count, np.nan) if age_minutes is None else np.asarray(age_minutes, np.float64)
+    overflow = config.post_age_max_mins // config.post_age_granularity_mins + 1
+    with np.errstate(invalid="ignore"):
+        bucket = np.minimum(age // config.post_age_granularity_mins + 1, overflow)
+        known = age >= 0  # False for NaN (unknown) and for the future
+    levels = config.sid_levels
+    return CandidateBatch(
+        post_hashes=hash_ids(row(post, np.uint64), config.item_hash),
+        author_hashes=hash_ids(row(author_ids, np.uint64), config.author_hash),
+        product_surface=row(product_surface, np.int32),
+        post_age=row(np.where(known, bucket, 0), np.int32),
+        sids=row(0 if sids is None else sids, np.int32, (levels,)) if levels else None,
+        media=row(0 if media is None else media, np.int32) if config.media_inputs else None,
     )
 
 
@@ -206,7 +298,7 @@ def pad_rows(arrays: Any, size: int, axis: int) -> Any:
         out[tuple(slice(0, n) for n in array.shape)] = array
         return out
 
-    return type(arrays)(*(pad(a) for a in arrays))
+    return type(arrays)(*(None if a is None else pad(a) for a in arrays))
 
 
 def _entity_id(value: Any, name: str) -> int:
@@ -215,6 +307,19 @@ def _entity_id(value: Any, name: str) -> int:
     if not 0 <= int(value) < 2**64:
         raise InputError(f"{name} must be in [0, 2**64), got {value}")
     return int(value)
+
+
+def _sid(config: PhoenixConfig, sid: Sequence[int]) -> np.ndarray:
+    """Raw codes -> the shifted row of a batch (empty = unknown, all zeros)."""
+    levels = config.sid_levels
+    if not sid or not levels:
+        return np.zeros(levels, np.int32)
+    codes = np.asarray(sid, np.int64)
+    if codes.shape != (levels,) or codes.min() < 0 or codes.max() >= config.sid_codebook_size:
+        raise InputError(
+            f"sid must hold {levels} codes in [0, {config.sid_codebook_size}), got {tuple(sid)}"
+        )
+    return (codes + 1).astype(np.int32)
 
 
 def _surface(config: PhoenixConfig, value: Any) -> int:

@@ -61,6 +61,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 PARAMS_FILE = "model_params.npz"
 TABLES_FILE = "embedding_tables.npz"
+CONTENT_FILE = "content.npz"
 TABLE_KEYS = {"user": "user_embeddings", "item": "item_embeddings", "author": "author_embeddings"}
 ModelKind = Literal["ranker", "retrieval"]
 _MODULE_OF_KIND = {"ranker": "phoenix_model", "retrieval": "phoenix_retrieval_model"}
@@ -94,11 +95,18 @@ class NonFiniteParameterError(ParameterError):
 
 
 def save_checkpoint(
-    path: str | Path, *, kind: ModelKind, config: PhoenixConfig, params: Mapping[str, Any]
+    path: str | Path,
+    *,
+    kind: ModelKind,
+    config: PhoenixConfig,
+    params: Mapping[str, Any],
+    content: Any = None,
 ) -> None:
     """Write ``params`` (a haiku params dict) and ``config`` to a checkpoint folder, as one
     unit: the three files are built in a temporary sibling and swapped in together (other
-    entries of an existing folder, such as a training state, stay)."""
+    entries of an existing folder, such as a training state, stay). ``content`` (a
+    :class:`~phoenix_models.content.ContentModel`, for models with content inputs) is
+    written beside them as ``content.npz``."""
     weights, tables = {}, {}
     for module, entries in params.items():
         for name, value in entries.items():
@@ -117,6 +125,8 @@ def save_checkpoint(
         np.savez(folder / PARAMS_FILE, **weights)
         np.savez(folder / TABLES_FILE, **tables)
         (folder / CONFIG_FILE).write_bytes(json.dumps(header, indent=2).encode())
+        if content is not None:
+            content.save(folder / CONTENT_FILE)
 
 
 def load_checkpoint(path: str | Path, *, kind: ModelKind) -> tuple[PhoenixConfig, dict]:
@@ -136,6 +146,32 @@ def load_checkpoint(path: str | Path, *, kind: ModelKind) -> tuple[PhoenixConfig
             config = config_from_published(raw, source=folder / CONFIG_FILE)
         params = _read_params(config, kind, weights, tables, folder)
     return config, params
+
+
+def load_content(path: str | Path, config: PhoenixConfig) -> Any:
+    """The checkpoint's :class:`~phoenix_models.content.ContentModel` (None when the model
+    reads no semantic IDs); its levels and codebook size must match the config."""
+    if not config.sid_levels:
+        return None
+    from phoenix_models.content import ContentModel
+
+    file = Path(path) / CONTENT_FILE
+    if not file.is_file():
+        raise MissingFileError(
+            f"{file}: the model reads semantic IDs (sid_levels {config.sid_levels}) but its "
+            "content model is missing"
+        )
+    try:
+        content = ContentModel.load(file)
+    except ValueError as exc:  # InputError
+        raise CorruptFileError(f"{exc}") from exc
+    found = (content.quantizer.levels, content.quantizer.codebook_size)
+    if found != (config.sid_levels, config.sid_codebook_size):
+        raise CheckpointConfigError(
+            f"{file}: {found[0]} levels of {found[1]} codes, but the config reads "
+            f"{config.sid_levels} of {config.sid_codebook_size}"
+        )
+    return content
 
 
 def config_from_published(

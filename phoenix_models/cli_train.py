@@ -26,7 +26,7 @@ def train(
     ] = Path("checkpoints/run"),
     steps: Annotated[int, typer.Option(min=1, help="Maximum training steps.")] = 2_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests or positives per step.")] = 64,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 6e-3,
     eval_every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 200,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Steps between state saves.")] = 200,
     patience: Annotated[int, typer.Option(min=0, help="Validations without gain to stop.")] = 3,
@@ -41,6 +41,13 @@ def train(
         Path | None,
         typer.Option(help="PhoenixConfig JSON to train instead of the data set's preset."),
     ] = None,
+    content: Annotated[
+        bool,
+        typer.Option(
+            help="Demo world: post tokens read semantic IDs of the post text and its media "
+            "type (--no-content: ids only, X's inputs)."
+        ),
+    ] = True,
     holdout: Annotated[
         bool,
         typer.Option(
@@ -77,7 +84,9 @@ def train(
         model_cfg = (
             PhoenixConfig.from_json(_read_text(model_config)) if model_config is not None else None
         )
-        task = _task(dataset, model, cfg, model_cfg, world_seed, holdout)
+        task = _task(dataset, model, cfg, model_cfg, world_seed, holdout, content)
+        for name, facts in task.summary.items():
+            typer.echo(f"{name}: {json.dumps(facts)}")
         result = fit(task, cfg, out, resume=resume, progress=progress)
         if not keep_state:
             remove_training_state(out)
@@ -165,7 +174,13 @@ def _read_text(path: Path) -> str:
 
 
 def _task(
-    dataset: str, model: str, cfg: Any, model_cfg: Any, world_seed: int, holdout: bool
+    dataset: str,
+    model: str,
+    cfg: Any,
+    model_cfg: Any,
+    world_seed: int,
+    holdout: bool,
+    content: bool = True,
 ) -> Any:
     from phoenix_models import train_tasks as tasks
 
@@ -173,7 +188,7 @@ def _task(
         from phoenix_models.data.demo_world import DemoWorldConfig, generate_demo_world
 
         world = generate_demo_world(DemoWorldConfig(seed=world_seed))
-        model_cfg = model_cfg or tasks.demo_model_config()
+        model_cfg = model_cfg or tasks.demo_model_config(content=content)
         build = tasks.demo_ranker_task if model == "ranker" else tasks.demo_retrieval_task
         return build(world, model_cfg, cfg, holdout=holdout)
 

@@ -91,6 +91,12 @@ MAX_FACTORS: dict[str, float] = {
 #: fields before any array is allocated (:meth:`PhoenixConfig.parameter_count`).
 MAX_PARAMETERS = 4 * 2**30
 MAX_VOCAB_SIZE = 2**31
+#: Bounds of the content inputs: semantic-ID levels (0 = no SID input) and codes per level.
+MAX_SID_LEVELS = 16
+MAX_SID_CODEBOOK_SIZE = 65_536
+#: Media buckets of a post (:func:`phoenix_models.batch.media_bucket`): 0 unknown/padding,
+#: 1 text only, 2 image, 3.. video by duration.
+MEDIA_VOCAB_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,23 @@ class PhoenixConfig:
         history_attention: "causal" (published checkpoints) or "bidirectional" (X's newest
             release) attention among user + history tokens.
         dtype: compute dtype; parameters stay float32.
+        action_bias: the ranker's action head has a per-action bias
+            (``phoenix_model/action_bias``), which training starts at the data's base-rate
+            logits. X's layout has none (``False``).
+        sid_levels / sid_codebook_size: semantic-ID inputs: each post token (ranker
+            candidates and history, retrieval history and candidate tower) adds embeddings of
+            ``sid_levels`` codes of ``sid_codebook_size`` each, through a separate projection
+            (published parameters keep their names and shapes). 0 levels = no SID input.
+        media_inputs: post tokens also embed the media bucket (none / image / video by
+            duration) through the same content projection.
+        candidate_post_ids: candidate posts (ranker candidate tokens and the retrieval
+            candidate tower) read their post-id hash embeddings (X's layout); ``False``
+            builds a candidate from its author and content only, so a new post has a trained
+            representation the moment it has a SID.
+        history_post_ids / user_ids: history tokens read their post-id hash embeddings, and
+            the user token its user-id hash embedding (X's layout); ``False`` leaves them
+            out (the parameters keep their shapes), so the model learns a user's taste
+            from the content of their history instead of memorising ids.
     """
 
     emb_size: int = 128
@@ -197,6 +220,13 @@ class PhoenixConfig:
     position_mode: PositionMode = "default"
     history_attention: HistoryAttention = "causal"
     dtype: ComputeDtype = "float32"
+    action_bias: bool = False
+    sid_levels: int = 0
+    sid_codebook_size: int = 64
+    media_inputs: bool = False
+    candidate_post_ids: bool = True
+    history_post_ids: bool = True
+    user_ids: bool = True
 
     _CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "position_mode": ("default", "right_anchored"),
@@ -242,6 +272,31 @@ class PhoenixConfig:
                 )
         for name in ("user_hash", "item_hash", "author_hash"):
             getattr(self, name).validate(name)
+        for name in (
+            "action_bias",
+            "media_inputs",
+            "candidate_post_ids",
+            "history_post_ids",
+            "user_ids",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} must be true or false, got {preview(getattr(self, name))}"
+                )
+        for name, low, most in (
+            ("sid_levels", 0, MAX_SID_LEVELS),
+            ("sid_codebook_size", 2, MAX_SID_CODEBOOK_SIZE),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= most:
+                raise ConfigError(
+                    f"{name} must be an integer in [{low}, {most}], got {preview(value)}"
+                )
+        if not (self.candidate_post_ids and self.history_post_ids) and not self.has_content:
+            raise ConfigError(
+                "candidate_post_ids or history_post_ids false needs content inputs (sid_levels > 0 "
+                "or media_inputs): a post would be its author alone"
+            )
         count = self.parameter_count()
         if count > MAX_PARAMETERS:
             raise ConfigError(
@@ -263,6 +318,16 @@ class PhoenixConfig:
     def post_age_vocab_size(self) -> int:
         """Hourly buckets up to the max age, plus overflow and missing (bucket 0)."""
         return self.post_age_max_mins // self.post_age_granularity_mins + 2
+
+    @property
+    def has_content(self) -> bool:
+        """Whether post tokens take content inputs (semantic IDs or media)."""
+        return self.sid_levels > 0 or self.media_inputs
+
+    @property
+    def content_tokens(self) -> int:
+        """Embeddings concatenated into a post's content input: SID levels, then media."""
+        return self.sid_levels + int(self.media_inputs)
 
     def parameter_count(self) -> int:
         """An upper bound on the parameter count of either model this config describes,
@@ -292,7 +357,19 @@ class PhoenixConfig:
             + self.num_continuous
         )
         retrieval_tower = item_author * d * 2 * d + 2 * d * d
-        return tables + self.num_layers * layer + d + context + max(ranker_heads, retrieval_tower)
+        content = d * (
+            self.sid_levels * (self.sid_codebook_size + 1)
+            + MEDIA_VOCAB_SIZE
+            + 4 * self.content_tokens * d
+        )
+        return (
+            content
+            + tables
+            + self.num_layers * layer
+            + d
+            + context
+            + max(ranker_heads, retrieval_tower)
+        )
 
     @property
     def context_len(self) -> int:
@@ -378,6 +455,10 @@ def preview(value: Any, width: int = 40) -> str:
 
 
 def _check_scalar(name: str, value: Any, expected: type) -> Any:
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config field {name!r} must be true or false, got {preview(value)}")
+        return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             return float(value)

@@ -106,10 +106,13 @@ def build_corpus(
     post_ids: np.ndarray,
     author_ids: np.ndarray,
     *,
+    sids: np.ndarray | None = None,
+    media: np.ndarray | None = None,
     batch_size: int = 8192,
     progress: bool = True,
 ) -> Corpus:
-    """Embed every post with the candidate tower, ``batch_size`` posts per step."""
+    """Embed every post with the candidate tower, ``batch_size`` posts per step
+    (``sids`` ``[N, L]`` shifted codes and ``media`` ``[N]`` for a content-aware tower)."""
     from rich.progress import Progress
 
     post_ids, author_ids = np.asarray(post_ids), np.asarray(author_ids)
@@ -123,7 +126,10 @@ def build_corpus(
         for start in range(0, len(post_ids), batch_size):
             stop = start + batch_size
             out[start:stop] = retriever.candidate_embeddings(
-                post_ids[start:stop], author_ids[start:stop]
+                post_ids[start:stop],
+                author_ids[start:stop],
+                None if sids is None else sids[start:stop],
+                None if media is None else media[start:stop],
             )
             bar.update(task, advance=len(out[start:stop]))
     return Corpus(out, post_ids, author_ids)

@@ -31,7 +31,7 @@ def _pad_block(arrays: Any, start: int, stop: int, size: int) -> Any:
         a = np.asarray(a)[start:stop]
         return np.pad(a, [(0, size - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
 
-    return type(arrays)(*(take(a) for a in arrays))
+    return type(arrays)(*(None if a is None else take(a) for a in arrays))
 
 
 class RetrievalScorer:
@@ -51,14 +51,25 @@ class RetrievalScorer:
         ]
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
-    def items(self, params: Any, post_hashes: np.ndarray, author_hashes: np.ndarray) -> np.ndarray:
-        """``[I, D]`` unit candidate embeddings."""
+    def items(
+        self,
+        params: Any,
+        post_hashes: np.ndarray,
+        author_hashes: np.ndarray,
+        sids: np.ndarray | None = None,
+        media: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``[I, D]`` unit candidate embeddings (``sids``/``media``: content inputs)."""
         size = self._item_block
         out = []
         for a, b in _blocks(post_hashes.shape[0], size):
-            posts = np.pad(post_hashes[a:b], ((0, size - (b - a)), (0, 0)))
-            authors = np.pad(author_hashes[a:b], ((0, size - (b - a)), (0, 0)))
-            out.append(np.asarray(self._item(params, posts, authors))[: b - a])
+            parts = [
+                None
+                if x is None
+                else np.pad(x[a:b], [(0, size - (b - a))] + [(0, 0)] * (x.ndim - 1))
+                for x in (post_hashes, author_hashes, sids, media)
+            ]
+            out.append(np.asarray(self._item(params, *parts))[: b - a])
         return np.concatenate(out)
 
 

@@ -56,6 +56,7 @@ from phoenix_models.train import TrainConfig, fit
 from phoenix_models.train_tasks import (
     CorpusHashes,
     MovieLensPhase,
+    demo_post_features,
     demo_retrieval_targets,
     demo_unrankable,
     demo_windows,
@@ -393,7 +394,8 @@ def _demo_ranker(world, windows, ranker, max_requests) -> dict[str, Any]:
     from phoenix_models.ranker import ranker_network
 
     log = windows.log
-    hashed = HashedLog.build(log, ranker.config)
+    features = demo_post_features(world, ranker.content)
+    hashed = HashedLog.build(log, ranker.config, features)
     chunks = impression_chunks(log, windows.test, ranker.config.candidate_seq_len)
     chunks = chunks.take(np.arange(min(max_requests, len(chunks.context_row))))
     batch = ranker_batch(hashed, chunks)
@@ -425,12 +427,13 @@ def _demo_retrieval(world, windows, retriever, max_users) -> dict[str, Any]:
     from phoenix_models.retrieval import retrieval_network
 
     log = windows.log
-    hashed = HashedLog.build(log, retriever.config)
+    features = demo_post_features(world, retriever.content)
+    hashed = HashedLog.build(log, retriever.config, features)
     targets = demo_retrieval_targets(windows, windows.test, max_users)
     target_index = world.post_index(log.post_id[targets])
     excluded = demo_unrankable(world, log, targets)
     scorer = RetrievalScorer(retrieval_network(retriever.config))
-    corpus = CorpusHashes.demo(world, retriever.config)
+    corpus = CorpusHashes.demo(world, retriever.config, features)
     scores = (
         scorer.users(retriever.params, hashed.context(targets))
         @ corpus.embed(scorer, retriever.params).T

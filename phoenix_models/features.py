@@ -9,6 +9,12 @@ features of the token, projected to D by a learned matrix (names as published):
 * candidate token (ranker): ``post hashes | author hashes | product surface emb
   | post-age emb -> proj_mat_2``
 
+With content inputs (``PhoenixConfig.sid_levels`` / ``media_inputs``), a post token also
+adds ``[sid level embeddings | media emb] @ <content projection>`` (``history_content_
+projection``, ``candidate_content_projection``; the retrieval tower has its own), so the
+published parameters keep their names and shapes. SID codes of level ``l`` read rows
+``l * (K + 1) + code + 1`` of ``sid_embedding_table``; code 0 (unknown) reads zeros.
+
 Actions are a multi-hot vector mapped to ±1 and projected (``action_projection``), and
 zeroed for slots with no action. Hash tables live under ``hash_embeddings/`` as
 ``user_embeddings``, ``item_embeddings`` and ``author_embeddings``; a table is indexed by
@@ -25,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from phoenix_models.batch import CandidateBatch, ContextBatch
-from phoenix_models.config import PhoenixConfig
+from phoenix_models.config import MEDIA_VOCAB_SIZE, PhoenixConfig
 from phoenix_models.params import param
 
 HASH_TABLES_MODULE = "hash_embeddings"
@@ -37,6 +43,11 @@ class HashTables(NamedTuple):
     author: jax.Array  # [Va, D]
 
 
+class ContentWeights(NamedTuple):
+    sid_table: jax.Array | None  # [L * (K + 1), D]
+    media_table: jax.Array | None  # [MEDIA_VOCAB_SIZE, D]
+
+
 class ContextFeatureWeights(NamedTuple):
     product_surface_table: jax.Array  # [P, D]
     action_projection: jax.Array  # [A, D]
@@ -44,12 +55,16 @@ class ContextFeatureWeights(NamedTuple):
     history_projection: jax.Array  # [(Hi+Ha+2|3)*D, D]  proj_mat_3
     dwell_hidden: jax.Array | None  # [1, dwell_hidden]  history_dwell_time_proj1
     dwell_out: jax.Array | None  # [dwell_hidden, D]     history_dwell_time_proj2
+    content: ContentWeights | None = None
+    content_projection: jax.Array | None = None  # [(L+m)*D, D] history_content_projection
 
 
 class CandidateFeatureWeights(NamedTuple):
     product_surface_table: jax.Array  # [P, D]
     post_age_table: jax.Array  # [post_age_vocab, D]
     candidate_projection: jax.Array  # [(Hi+Ha+2)*D, D]  proj_mat_2
+    content: ContentWeights | None = None
+    content_projection: jax.Array | None = None  # [(L+m)*D, D] candidate_content_projection
 
 
 class _HashTableParams(hk.Module):
@@ -65,6 +80,28 @@ class _HashTableParams(hk.Module):
 def hash_table_weights(cfg: PhoenixConfig) -> HashTables:
     """Create or fetch the three hash-embedding tables (call inside ``hk.transform``)."""
     return _HashTableParams(name=HASH_TABLES_MODULE)(cfg)
+
+
+def content_weights(cfg: PhoenixConfig) -> ContentWeights | None:
+    """SID and media tables (None without content inputs); call inside the model's module."""
+    if not cfg.has_content:
+        return None
+    d = cfg.emb_size
+    return ContentWeights(
+        sid_table=param("sid_embedding_table", (cfg.sid_levels * (cfg.sid_codebook_size + 1), d))
+        if cfg.sid_levels
+        else None,
+        media_table=param("media_embedding_table", (MEDIA_VOCAB_SIZE, d))
+        if cfg.media_inputs
+        else None,
+    )
+
+
+def content_projection(cfg: PhoenixConfig, name: str, width: int) -> jax.Array | None:
+    """A ``[(L+m)*D, width]`` projection of a post's content inputs (None without them)."""
+    if not cfg.has_content:
+        return None
+    return param(name, (cfg.content_tokens * cfg.emb_size, width))
 
 
 def context_feature_weights(cfg: PhoenixConfig, *, with_dwell: bool) -> ContextFeatureWeights:
@@ -83,19 +120,24 @@ def context_feature_weights(cfg: PhoenixConfig, *, with_dwell: bool) -> ContextF
         if with_dwell
         else None,
         dwell_out=param("history_dwell_time_proj2", (cfg.dwell_hidden, d)) if with_dwell else None,
+        content=content_weights(cfg),
+        content_projection=content_projection(cfg, "history_content_projection", d),
     )
 
 
 def candidate_feature_weights(
-    cfg: PhoenixConfig, product_surface_table: jax.Array
+    cfg: PhoenixConfig, product_surface_table: jax.Array, content: ContentWeights | None = None
 ) -> CandidateFeatureWeights:
-    """Ranker candidate input parameters (shares the product-surface table with history)."""
+    """Ranker candidate input parameters (shares the product-surface and content tables
+    with history)."""
     d = cfg.emb_size
     cand_in = (cfg.item_hash.num_hashes + cfg.author_hash.num_hashes + 2) * d
     return CandidateFeatureWeights(
         product_surface_table=product_surface_table,
         post_age_table=param("post_age_embedding_table", (cfg.post_age_vocab_size, d)),
         candidate_projection=param("proj_mat_2", (cand_in, d)),
+        content=content,
+        content_projection=content_projection(cfg, "candidate_content_projection", d),
     )
 
 
@@ -107,6 +149,32 @@ def lookup(table: jax.Array, hashes: jax.Array, dtype: jnp.dtype) -> jax.Array:
     rows = jnp.take(table, hashes, axis=0).astype(dtype)  # [..., H, D]
     rows = rows * (hashes != 0)[..., None].astype(dtype)
     return rows.reshape(*hashes.shape[:-1], -1)
+
+
+def content_inputs(
+    w: ContentWeights,
+    cfg: PhoenixConfig,
+    sids: jax.Array | None,
+    media: jax.Array | None,
+    shape: tuple[int, ...],
+    dtype: jnp.dtype,
+) -> jax.Array:
+    """``[..., (L+m)*D]``: SID level embeddings then the media embedding of each post;
+    missing inputs (None, or code / bucket 0) give zeros. ``shape`` is the posts' shape."""
+    parts = []
+    if w.sid_table is not None:
+        if sids is None:
+            sids = jnp.zeros((*shape, cfg.sid_levels), jnp.int32)
+        offsets = jnp.arange(cfg.sid_levels) * (cfg.sid_codebook_size + 1)
+        rows = jnp.take(w.sid_table, sids + offsets, axis=0).astype(dtype)  # [..., L, D]
+        rows = rows * (sids != 0)[..., None].astype(dtype)
+        parts.append(rows.reshape(*shape, -1))
+    if w.media_table is not None:
+        if media is None:
+            media = jnp.zeros(shape, jnp.int32)
+        rows = jnp.take(w.media_table, media, axis=0).astype(dtype)
+        parts.append(rows * (media != 0)[..., None].astype(dtype))
+    return jnp.concatenate(parts, axis=-1)
 
 
 def _project(x: jax.Array, w: jax.Array) -> jax.Array:
@@ -134,9 +202,13 @@ def embed_context(
 ) -> tuple[jax.Array, jax.Array]:
     """Context tokens ``[user, history]``: embeddings [B, 1+S, D] and mask [B, 1+S]."""
     dt = jnp.dtype(cfg.dtype)
-    user = _project(lookup(tables.user, ctx.user_hashes, dt), w.user_projection)  # [B, D]
+    user = lookup(tables.user, ctx.user_hashes, dt)
+    if not cfg.user_ids:
+        user = jnp.zeros_like(user)
+    user = _project(user, w.user_projection)  # [B, D]
+    posts = lookup(tables.item, ctx.history_post_hashes, dt)
     parts = [
-        lookup(tables.item, ctx.history_post_hashes, dt),
+        posts if cfg.history_post_ids else jnp.zeros_like(posts),
         lookup(tables.author, ctx.history_author_hashes, dt),
         action_embeddings(w, ctx.history_actions, dt),
         jnp.take(w.product_surface_table, ctx.history_product_surface, axis=0).astype(dt),
@@ -144,6 +216,11 @@ def embed_context(
     if w.dwell_hidden is not None:
         parts.append(dwell_embeddings(w, cfg, ctx.history_dwell, dt))
     history = _project(jnp.concatenate(parts, axis=-1), w.history_projection)  # [B, S, D]
+    if w.content is not None:
+        content = content_inputs(
+            w.content, cfg, ctx.history_sids, ctx.history_media, history.shape[:2], dt
+        )
+        history = history + _project(content, w.content_projection)
     tokens = jnp.concatenate([user[:, None, :], history], axis=1)
     mask = jnp.concatenate([ctx.user_mask[:, None], ctx.history_mask], axis=1)
     return tokens, mask
@@ -170,9 +247,12 @@ def embed_candidates(
     surface = w.product_surface_table @ w_small[:d]  # [P, D]
     age = w.post_age_table @ w_small[d:]  # [post_age_vocab, D]
     tokens = (
-        _project(posts, w_post)
+        (_project(posts, w_post) if cfg.candidate_post_ids else 0.0)
         + _project(authors, w_author)
         + jnp.take(surface, cands.product_surface, axis=0).astype(dt)
         + jnp.take(age, cands.post_age, axis=0).astype(dt)
     )
+    if w.content is not None:
+        content = content_inputs(w.content, cfg, cands.sids, cands.media, tokens.shape[:2], dt)
+        tokens = tokens + _project(content, w.content_projection)
     return tokens, cands.mask

@@ -4,7 +4,11 @@ The published code initialises every weight and norm scale to zero (it always lo
 checkpoint); that cannot train. We use, by parameter name:
 
 * ``scale`` (RMSNorm): ones;
-* embedding tables (``*_embeddings``, ``*_table``): N(0, 1), so tokens start at unit scale;
+* ``*_bias`` (the ranker's per-action bias): zeros (training sets it to base-rate logits);
+* hash tables (``*_embeddings``): N(0, 0.05^2). Rows are trained only by the few examples
+  that hash to them; started at N(0, 1) they barely moved at any learning rate that kept
+  the rest stable (issue 12: std 0.05 learnt, std 1 did not);
+* small feature tables (``*_table``: product surface, post age, semantic IDs, media): N(0, 1);
 * every matrix: N(0, 1/fan_in) with fan_in = its first dimension, keeping activations at
   unit scale through the projections.
 
@@ -24,12 +28,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+HASH_TABLE_INIT_STD = 0.05
+
+
+def init_constant(name: str) -> float | None:
+    """The constant a parameter starts at (norm scales 1, biases 0), or None if random."""
+    if name == "scale":
+        return 1.0
+    if name.endswith("_bias"):
+        return 0.0
+    return None
+
 
 def init_std(name: str, shape: tuple[int, ...]) -> float | None:
-    """Standard deviation of the initial normal, or None for a constant-one parameter."""
-    if name == "scale":
+    """Standard deviation of the initial normal, or None for a constant parameter."""
+    if init_constant(name) is not None:
         return None
-    if name.endswith(("_embeddings", "_table")):
+    if name.endswith("_embeddings"):
+        return HASH_TABLE_INIT_STD
+    if name.endswith("_table"):
         return 1.0
     return float(shape[0]) ** -0.5
 
@@ -37,7 +54,11 @@ def init_std(name: str, shape: tuple[int, ...]) -> float | None:
 def param(name: str, shape: tuple[int, ...]) -> jax.Array:
     """``hk.get_parameter`` in float32 with the initialisation rule of :func:`init_std`."""
     std = init_std(name, shape)
-    init = hk.initializers.Constant(1.0) if std is None else hk.initializers.RandomNormal(std)
+    init = (
+        hk.initializers.Constant(init_constant(name))
+        if std is None
+        else hk.initializers.RandomNormal(std)
+    )
     return hk.get_parameter(name, shape, jnp.float32, init=init)
 
 
@@ -51,6 +72,10 @@ def random_params(init: Callable[[jax.Array], hk.Params], seed: int) -> dict[str
         for name in sorted(shapes[module]):
             shape = tuple(shapes[module][name].shape)
             std = init_std(name, shape)
-            value = np.ones(shape) if std is None else rng.standard_normal(shape) * std
+            value = (
+                np.full(shape, init_constant(name))
+                if std is None
+                else rng.standard_normal(shape) * std
+            )
             params[module][name] = value.astype(np.float32)
     return params

@@ -96,6 +96,7 @@ class RankerWeights(NamedTuple):
     final_norm: jax.Array  # [D]
     unembeddings: jax.Array  # [D, A]
     continuous_unembeddings: jax.Array  # [D, num_continuous]
+    action_bias: jax.Array | None = None  # [A]; absent in X's layout
 
 
 class RankerOutput(NamedTuple):
@@ -113,17 +114,20 @@ class RankerContext(NamedTuple):
 class _RankerParams(hk.Module):
     def __call__(self, cfg: PhoenixConfig) -> tuple[Any, ...]:
         context = context_feature_weights(cfg, with_dwell=True)
-        candidates = candidate_feature_weights(cfg, context.product_surface_table)
+        candidates = candidate_feature_weights(cfg, context.product_surface_table, context.content)
         with hk.name_scope("rms_norm"):
             final_norm = param("scale", (cfg.emb_size,))
         unembed = param("unembeddings", (cfg.emb_size, cfg.num_actions))
         continuous = param("continuous_unembeddings", (cfg.emb_size, cfg.num_continuous))
-        return context, candidates, final_norm, unembed, continuous
+        bias = param("action_bias", (cfg.num_actions,)) if cfg.action_bias else None
+        return context, candidates, final_norm, unembed, continuous, bias
 
 
 def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
     """Create or fetch every ranker parameter (call inside ``hk.transform``)."""
-    context, candidates, final_norm, unembed, continuous = _RankerParams(name=RANKER_MODULE)(cfg)
+    context, candidates, final_norm, unembed, continuous, bias = _RankerParams(name=RANKER_MODULE)(
+        cfg
+    )
     return RankerWeights(
         tables=hash_table_weights(cfg),
         layers=transformer_weights(cfg),
@@ -132,6 +136,7 @@ def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
         final_norm=final_norm,
         unembeddings=unembed,
         continuous_unembeddings=continuous,
+        action_bias=bias,
     )
 
 
@@ -141,6 +146,8 @@ def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
 def _heads(w: RankerWeights, h: jax.Array) -> RankerOutput:
     h = rms_norm(h, w.final_norm)
     logits = h.astype(jnp.float32) @ w.unembeddings
+    if w.action_bias is not None:
+        logits = logits + w.action_bias
     continuous = jax.nn.sigmoid(h.astype(jnp.float32) @ w.continuous_unembeddings)
     return RankerOutput(logits=logits, continuous=continuous)
 
@@ -234,6 +241,9 @@ class Ranker:
     config: PhoenixConfig
     params: hk.Params
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    content: Any = None
+    """The :class:`~phoenix_models.content.ContentModel` that gives posts their semantic
+    IDs (models with ``sid_levels`` > 0), saved and loaded with the checkpoint."""
 
     def __post_init__(self) -> None:
         self.params = jax.device_put(self.params)
@@ -247,15 +257,17 @@ class Ranker:
     @classmethod
     def load(cls, path: str | Path) -> Ranker:
         """Load our checkpoint or X's published ``ranker/`` folder (detected automatically)."""
-        from phoenix_models.checkpoint import load_checkpoint
+        from phoenix_models.checkpoint import load_checkpoint, load_content
 
         config, params = load_checkpoint(path, kind="ranker")
-        return cls(config, params)
+        return cls(config, params, content=load_content(path, config))
 
     def save(self, path: str | Path) -> None:
         from phoenix_models.checkpoint import save_checkpoint
 
-        save_checkpoint(path, kind="ranker", config=self.config, params=self.params)
+        save_checkpoint(
+            path, kind="ranker", config=self.config, params=self.params, content=self.content
+        )
 
     def warm_up(self, candidate_counts: Sequence[int] = (64,), users: Sequence[int] = (1,)) -> None:
         """Compile the shape buckets these request sizes fall in, before serving.
@@ -294,7 +306,9 @@ class Ranker:
         step = -(-max(c, 1) // pieces)
 
         def block(start: int) -> np.ndarray:
-            part = type(candidates)(*(np.asarray(a)[:, start : start + step] for a in candidates))
+            part = type(candidates)(
+                *(None if a is None else np.asarray(a)[:, start : start + step] for a in candidates)
+            )
             n = part.post_hashes.shape[1]
             size = bucket_size(n)
             part = pad_rows(pad_rows(part, size, axis=1), rows, axis=0)

@@ -3,7 +3,10 @@
 * user tower: the transformer over ``[user, history]`` (no candidates), mean-pooled over
   real tokens, L2-normalised -> ``[B, D]``.
 * candidate tower: post ‖ author hash embeddings -> ``Linear(2D) -> SiLU -> Linear(D)``
-  -> L2-normalised. Needs no user, so a whole corpus is embedded offline.
+  -> L2-normalised. Needs no user, so a whole corpus is embedded offline. With content
+  inputs the first layer also adds ``[SID levels | media] @ candidate_tower_content_
+  projection``, and ``candidate_post_ids=False`` leaves the post-id rows out (a post is its
+  author and its content, as in X's flagship tower).
 
 Retrieval is then a dot product + top-K (:mod:`phoenix_models.corpus`).
 
@@ -35,6 +38,8 @@ from phoenix_models.config import PhoenixConfig
 from phoenix_models.features import (
     ContextFeatureWeights,
     HashTables,
+    content_inputs,
+    content_projection,
     context_feature_weights,
     embed_context,
     hash_table_weights,
@@ -59,6 +64,7 @@ CANDIDATE_BLOCK = 8192
 class CandidateTowerWeights(NamedTuple):
     hidden: jax.Array  # [(Hi+Ha)*D, 2D]  candidate_tower_projection_1
     output: jax.Array  # [2D, D]          candidate_tower_projection_2
+    content: jax.Array | None = None  # [(L+m)*D, 2D] candidate_tower_content_projection
 
 
 class RetrievalWeights(NamedTuple):
@@ -75,6 +81,7 @@ class _CandidateTowerParams(hk.Module):
         return CandidateTowerWeights(
             hidden=param("candidate_tower_projection_1", (fan_in, 2 * d)),
             output=param("candidate_tower_projection_2", (2 * d, d)),
+            content=content_projection(cfg, "candidate_tower_content_projection", 2 * d),
         )
 
 
@@ -124,14 +131,21 @@ def candidate_tower(
     cfg: PhoenixConfig,
     post_hashes: jax.Array,  # [..., Hi]
     author_hashes: jax.Array,  # [..., Ha]
+    sids: jax.Array | None = None,  # [..., L] shifted codes
+    media: jax.Array | None = None,  # [...]
 ) -> jax.Array:
-    """[..., D] unit candidate embeddings from post and author hash rows."""
+    """[..., D] unit candidate embeddings from post and author hash rows (and content)."""
     dt = jnp.dtype(cfg.dtype)
-    x = jnp.concatenate(
-        [lookup(w.tables.item, post_hashes, dt), lookup(w.tables.author, author_hashes, dt)],
-        axis=-1,
-    )
-    hidden = jax.nn.silu(x @ w.tower.hidden.astype(dt))
+    authors = lookup(w.tables.author, author_hashes, dt)
+    if cfg.candidate_post_ids:
+        x = jnp.concatenate([lookup(w.tables.item, post_hashes, dt), authors], axis=-1)
+        pre = x @ w.tower.hidden.astype(dt)
+    else:  # the author's rows of the first layer only
+        pre = authors @ w.tower.hidden[-authors.shape[-1] :].astype(dt)
+    if w.tower.content is not None:
+        content = content_inputs(w.context.content, cfg, sids, media, post_hashes.shape[:-1], dt)
+        pre = pre + content @ w.tower.content.astype(dt)
+    hidden = jax.nn.silu(pre)
     return l2_normalize(hidden @ w.tower.output.astype(dt))
 
 
@@ -140,7 +154,8 @@ class RetrievalNetwork(NamedTuple):
 
     init: Callable[[jax.Array], hk.Params]
     user_embedding: Callable[[hk.Params, ContextBatch], jax.Array]
-    candidate_embeddings: Callable[[hk.Params, jax.Array, jax.Array], jax.Array]
+    candidate_embeddings: Callable[..., jax.Array]
+    """``(params, post_hashes, author_hashes, sids=None, media=None) -> [..., D]``"""
 
 
 @functools.cache
@@ -153,8 +168,8 @@ def retrieval_network(cfg: PhoenixConfig) -> RetrievalNetwork:
     return RetrievalNetwork(
         init=weights.init,
         user_embedding=lambda params, ctx: user_tower(weights.apply(params), cfg, ctx),
-        candidate_embeddings=lambda params, posts, authors: candidate_tower(
-            weights.apply(params), cfg, posts, authors
+        candidate_embeddings=lambda params, posts, authors, sids=None, media=None: candidate_tower(
+            weights.apply(params), cfg, posts, authors, sids, media
         ),
     )
 
@@ -165,6 +180,8 @@ class Retriever:
 
     config: PhoenixConfig
     params: hk.Params
+    content: Any = None
+    """The :class:`~phoenix_models.content.ContentModel` of a model with SID inputs."""
 
     def __post_init__(self) -> None:
         self.params = jax.device_put(self.params)
@@ -178,15 +195,17 @@ class Retriever:
     @classmethod
     def load(cls, path: str | Path) -> Retriever:
         """Load our checkpoint or X's published ``retrieval/`` folder (detected automatically)."""
-        from phoenix_models.checkpoint import load_checkpoint
+        from phoenix_models.checkpoint import load_checkpoint, load_content
 
         config, params = load_checkpoint(path, kind="retrieval")
-        return cls(config, params)
+        return cls(config, params, content=load_content(path, config))
 
     def save(self, path: str | Path) -> None:
         from phoenix_models.checkpoint import save_checkpoint
 
-        save_checkpoint(path, kind="retrieval", config=self.config, params=self.params)
+        save_checkpoint(
+            path, kind="retrieval", config=self.config, params=self.params, content=self.content
+        )
 
     def warm_up(self, users: Sequence[int] = (1,), candidates: int = CANDIDATE_BLOCK) -> None:
         """Compile the user-tower buckets for these batch sizes and the candidate tower."""
@@ -207,24 +226,50 @@ class Retriever:
         """[D] unit embedding of one user."""
         return self.user_embeddings(context_batch(self.config, [(user_id, history)]))[0]
 
-    def candidate_embeddings(self, post_ids: np.ndarray, author_ids: np.ndarray) -> np.ndarray:
-        """[N, D] unit embeddings of posts, computed in fixed-size jitted blocks."""
+    def candidate_embeddings(
+        self,
+        post_ids: np.ndarray,
+        author_ids: np.ndarray,
+        sids: np.ndarray | None = None,
+        media: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """[N, D] unit embeddings of posts, computed in fixed-size jitted blocks.
+
+        ``sids`` ``[N, L]`` (shifted codes, 0 = unknown) and ``media`` ``[N]`` feed a model
+        with content inputs (:meth:`ContentModel.features
+        <phoenix_models.content.ContentModel.features>` builds them)."""
         posts = hash_ids(np.asarray(post_ids).reshape(-1), self.config.item_hash)
         authors = hash_ids(np.asarray(author_ids).reshape(-1), self.config.author_hash)
-        return self.embed_hashes(posts, authors)
+        return self.embed_hashes(posts, authors, sids, media)
 
-    def embed_hashes(self, post_hashes: np.ndarray, author_hashes: np.ndarray) -> np.ndarray:
+    def embed_hashes(
+        self,
+        post_hashes: np.ndarray,
+        author_hashes: np.ndarray,
+        sids: np.ndarray | None = None,
+        media: np.ndarray | None = None,
+    ) -> np.ndarray:
         """[N, D] candidate embeddings from already hashed rows [N, Hi] and [N, Ha]."""
         n = post_hashes.shape[0]
-        out = np.empty((n, self.config.emb_size), dtype=np.float32)
+        cfg = self.config
+        if cfg.sid_levels and sids is None:
+            sids = np.zeros((n, cfg.sid_levels), np.int32)
+        if cfg.media_inputs and media is None:
+            media = np.zeros(n, np.int32)
+        sids = sids if cfg.sid_levels else None
+        media = media if cfg.media_inputs else None
+        out = np.empty((n, cfg.emb_size), dtype=np.float32)
         for start in range(0, n, CANDIDATE_BLOCK):
-            posts = post_hashes[start : start + CANDIDATE_BLOCK]
-            authors = author_hashes[start : start + CANDIDATE_BLOCK]
-            m = posts.shape[0]
+            block = slice(start, start + CANDIDATE_BLOCK)
+            parts = [post_hashes[block], author_hashes[block], sids, media]
+            parts[2:] = [None if a is None else np.asarray(a)[block] for a in parts[2:]]
+            m = parts[0].shape[0]
             size = bucket_size(m)
-            posts = np.pad(posts, ((0, size - m), (0, 0)))
-            authors = np.pad(authors, ((0, size - m), (0, 0)))
-            out[start : start + m] = np.asarray(self._candidates(self.params, posts, authors))[:m]
+            parts = [
+                None if a is None else np.pad(a, [(0, size - m)] + [(0, 0)] * (a.ndim - 1))
+                for a in parts
+            ]
+            out[start : start + m] = np.asarray(self._candidates(self.params, *parts))[:m]
         return out
 
 

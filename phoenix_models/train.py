@@ -199,7 +199,9 @@ def retrieval_loss(
     """In-batch sampled softmax; row ``i``'s positive is column ``i``."""
     inputs = batch.inputs
     users = net.user_embedding(params, inputs.context)  # [B, D]
-    posts = net.candidate_embeddings(params, inputs.post_hashes, inputs.author_hashes)  # [B, D]
+    posts = net.candidate_embeddings(
+        params, inputs.post_hashes, inputs.author_hashes, inputs.sids, inputs.media
+    )  # [B, D]
     logits = users @ posts.T / temperature - batch.log_q[None, :]  # [B, B]
     b = logits.shape[0]
     duplicate = (inputs.post_id[:, None] == inputs.post_id[None, :]) & ~jnp.eye(b, dtype=bool)
@@ -208,6 +210,25 @@ def retrieval_loss(
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     accuracy = (jnp.argmax(logits, axis=1) == labels).mean()
     return loss, {"loss": loss, "in_batch_accuracy": accuracy}
+
+
+def base_rate_logits(labels: np.ndarray, valid: np.ndarray, floor: float = 1e-4) -> np.ndarray:
+    """``[A]`` logit of each action's rate among the real candidates (``labels`` ``[..., A]``,
+    ``valid`` ``[...]``), the rate clipped to ``[floor, 1 - floor]`` so an action never seen
+    does not start at minus infinity."""
+    labels = np.asarray(labels, np.float64)[np.asarray(valid, bool)]
+    rate = np.clip(labels.mean(axis=0) if labels.size else 0.5, floor, 1 - floor)
+    return np.log(rate / (1 - rate)).astype(np.float32)
+
+
+def with_action_bias(params: Any, bias: np.ndarray, module: str = "phoenix_model") -> Any:
+    """``params`` with the ranker's ``action_bias`` set to ``bias`` (e.g. base-rate logits,
+    so training starts from the constant predictor instead of carving base rates from
+    0.07 % to 5 % out of a unit-norm vector). Params without the bias are returned as is."""
+    if "action_bias" not in params.get(module, {}):
+        return params
+    value = jnp.asarray(bias, dtype=params[module]["action_bias"].dtype)
+    return {**params, module: {**params[module], "action_bias": value}}
 
 
 def warm_start(params: Any, donor: Any) -> tuple[Any, list[str]]:
@@ -338,6 +359,8 @@ class TrainingTask:
         description: a one-line summary recorded with the checkpoint.
         examples_per_row: training examples in one batch row (a ranker request holds
             ``candidate_seq_len`` candidates), for the examples/s figure.
+        summary: facts about the task to print before training (e.g. the semantic-ID
+            codebook quality), JSON-serialisable.
     """
 
     kind: ModelKind
@@ -349,6 +372,7 @@ class TrainingTask:
     save_model: Callable[[Any, Path], None]
     description: str = ""
     examples_per_row: int = 1
+    summary: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,8 +24,10 @@ from typing import Any
 import jax
 import numpy as np
 
+from phoenix_models.batch import media_bucket
 from phoenix_models.checkpoint import save_checkpoint
 from phoenix_models.config import EntityHash, PhoenixConfig
+from phoenix_models.content import ContentModel, PostFeatures
 from phoenix_models.data.demo_world import ACTION_INDEX, DemoWorld
 from phoenix_models.data.examples import (
     Catalogue,
@@ -55,9 +57,11 @@ from phoenix_models.train import (
     RetrievalTrainBatch,
     TrainConfig,
     TrainingTask,
+    base_rate_logits,
     ranker_loss_fn,
     retrieval_loss_fn,
     warm_start,
+    with_action_bias,
 )
 
 MOVIELENS_ACTIONS = ("click", "dwell", "favorite", "share", "not_interested")
@@ -67,10 +71,53 @@ DEMO_VALIDATION_USERS = 600
 RANKER_VALIDATION_K = 100
 
 
-def demo_model_config(**overrides: Any) -> PhoenixConfig:
-    """A small model for the demo world: checkpoints of about 3 MB that train in minutes."""
+CONTENT_DIM = 16
+"""Width of the demo content embedding (TF-IDF -> truncated SVD) that SIDs quantise."""
+
+
+def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
+    """A small model for the demo world: checkpoints of about 3 MB that train in minutes.
+
+    With ``content`` (the default) post tokens read 3 semantic-ID levels of 64 codes and
+    the media bucket, and the retrieval tower leaves the post id out; without, the model
+    sees ids only (X's inputs). Both have the per-action output bias.
+    """
     base = _small_model(emb_size=32, key_size=16, history=32, candidates=16, users=4_096)
+    base = dataclasses.replace(base, action_bias=True)
+    if content:
+        base = dataclasses.replace(
+            base, sid_levels=3, sid_codebook_size=64, media_inputs=True, candidate_post_ids=False
+        )
     return dataclasses.replace(base, **overrides)
+
+
+def demo_content_model(world: DemoWorld, model_cfg: PhoenixConfig) -> ContentModel | None:
+    """The content model for ``model_cfg`` fitted on every post text of the world (the
+    encoder and codebooks are unsupervised, so fitting them on posts of the held-out
+    windows leaks no label); None for a model without SID inputs."""
+    if not model_cfg.sid_levels:
+        return None
+    return ContentModel.fit(
+        world.posts.text.tolist(),
+        dim=CONTENT_DIM,
+        levels=model_cfg.sid_levels,
+        codebook_size=model_cfg.sid_codebook_size,
+        seed=0,
+    )
+
+
+def demo_post_features(world: DemoWorld, content: ContentModel | None) -> PostFeatures:
+    """Content inputs of every post of the world (SIDs zero without a content model)."""
+    posts = world.posts
+    if content is not None:
+        return content.features(
+            posts.post_id, posts.text.tolist(), posts.has_image, posts.video_duration_s
+        )
+    return PostFeatures.build(
+        posts.post_id,
+        np.zeros((posts.post_id.size, 0), np.int32),
+        media_bucket(posts.has_image, posts.video_duration_s),
+    )
 
 
 def movielens_model_config(**overrides: Any) -> PhoenixConfig:
@@ -124,9 +171,13 @@ def _epoch_batches(n: int, batch_size: int, seed: int) -> Callable[[int], np.nda
     return indices
 
 
-def _saver(kind: str, model_cfg: PhoenixConfig) -> Callable[[Any, Path], None]:
+def _saver(
+    kind: str, model_cfg: PhoenixConfig, content: ContentModel | None = None
+) -> Callable[[Any, Path], None]:
     def save(params: Any, folder: Path) -> None:
-        save_checkpoint(folder, kind=kind, config=model_cfg, params=jax.device_get(params))
+        save_checkpoint(
+            folder, kind=kind, config=model_cfg, params=jax.device_get(params), content=content
+        )
 
     return save
 
@@ -191,10 +242,12 @@ def demo_ranker_task(
     without validation: choose the step count with a ``holdout=True`` run.
     """
     windows = demo_windows(world)
-    hashed = HashedLog.build(windows.log, model_cfg)
+    content = demo_content_model(world, model_cfg)
+    hashed = HashedLog.build(windows.log, model_cfg, demo_post_features(world, content))
     slots = model_cfg.candidate_seq_len
     rows = windows.train if holdout else np.arange(len(windows.log))
     train = impression_chunks(windows.log, rows, slots)
+    bias = base_rate_logits(train.labels, train.post_id != 0)
     validation = impression_chunks(windows.log, windows.validation, slots)
     validation = validation.take(np.arange(min(DEMO_VALIDATION_REQUESTS, len(validation[0]))))
     net = ranker_network(model_cfg)
@@ -215,14 +268,21 @@ def demo_ranker_task(
     return TrainingTask(
         kind="ranker",
         model_config=model_cfg,
-        init_params=net.init,
+        init_params=lambda key: with_action_bias(net.init(key), bias),
         loss_fn=loss_fn,
         batch=lambda step: _ranker_train_batch(hashed, train.take(indices(step))),
         validate=validate if holdout else None,
-        save_model=_saver("ranker", model_cfg),
+        save_model=_saver("ranker", model_cfg, content),
         description=f"demo world seed={world.config.seed}, {len(train.context_row)} requests",
         examples_per_row=slots,
+        summary=_content_summary(world, content),
     )
+
+
+def _content_summary(world: DemoWorld, content: ContentModel | None) -> dict[str, Any]:
+    if content is None:
+        return {}
+    return {"semantic_ids": content.report(world.posts.text.tolist())}
 
 
 def demo_retrieval_targets(
@@ -246,7 +306,9 @@ def demo_retrieval_task(
     """
     windows = demo_windows(world)
     log = windows.log
-    hashed = HashedLog.build(log, model_cfg)
+    content = demo_content_model(world, model_cfg)
+    features = demo_post_features(world, content)
+    hashed = HashedLog.build(log, model_cfg, features)
     rows = windows.train if holdout else np.arange(len(log))
     positives = rows[log.positive(POSITIVE_ACTIONS)[rows]]
     net = retrieval_network(model_cfg)
@@ -257,7 +319,7 @@ def demo_retrieval_task(
         rows = positives[indices(step)]
         return RetrievalTrainBatch(retrieval_batch(hashed, rows), log_q(rows))
 
-    corpus = CorpusHashes.demo(world, model_cfg)
+    corpus = CorpusHashes.demo(world, model_cfg, features)
     targets = demo_retrieval_targets(windows, windows.validation, DEMO_VALIDATION_USERS)
     context = hashed.context(targets)
     target_index = world.post_index(log.post_id[targets])
@@ -275,29 +337,47 @@ def demo_retrieval_task(
         loss_fn=retrieval_loss_fn(net, cfg),
         batch=batch,
         validate=validate if holdout else None,
-        save_model=_saver("retrieval", model_cfg),
+        save_model=_saver("retrieval", model_cfg, content),
         description=f"demo world seed={world.config.seed}, {positives.size} positives",
+        summary=_content_summary(world, content),
     )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class CorpusHashes:
-    """Hashed ids of every candidate post (the catalogue that retrieval ranks)."""
+    """Hashed ids (and content inputs) of every candidate post: what retrieval ranks."""
 
     post_id: np.ndarray  # [I]
     post_hashes: np.ndarray  # [I, Hi]
     author_hashes: np.ndarray  # [I, Ha]
+    sids: np.ndarray | None = None  # [I, L] shifted codes (content models)
+    media: np.ndarray | None = None  # [I]
 
     @classmethod
-    def build(cls, post_id: np.ndarray, author_id: np.ndarray, cfg: PhoenixConfig) -> CorpusHashes:
-        return cls(post_id, hash_ids(post_id, cfg.item_hash), hash_ids(author_id, cfg.author_hash))
+    def build(
+        cls,
+        post_id: np.ndarray,
+        author_id: np.ndarray,
+        cfg: PhoenixConfig,
+        features: PostFeatures | None = None,
+    ) -> CorpusHashes:
+        sids, media = features.lookup(post_id) if features is not None else (None, None)
+        return cls(
+            post_id,
+            hash_ids(post_id, cfg.item_hash),
+            hash_ids(author_id, cfg.author_hash),
+            sids if cfg.sid_levels else None,
+            media if cfg.media_inputs else None,
+        )
 
     @classmethod
-    def demo(cls, world: DemoWorld, cfg: PhoenixConfig) -> CorpusHashes:
-        return cls.build(world.posts.post_id, world.posts.author_id, cfg)
+    def demo(
+        cls, world: DemoWorld, cfg: PhoenixConfig, features: PostFeatures | None = None
+    ) -> CorpusHashes:
+        return cls.build(world.posts.post_id, world.posts.author_id, cfg, features)
 
     def embed(self, scorer: RetrievalScorer, params: Any) -> np.ndarray:
-        return scorer.items(params, self.post_hashes, self.author_hashes)
+        return scorer.items(params, self.post_hashes, self.author_hashes, self.sids, self.media)
 
 
 def demo_unrankable(world: DemoWorld, log: InteractionLog, rows: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 
 from phoenix_models.batch import CandidateBatch, ContextBatch, PhoenixBatch
 from phoenix_models.config import PhoenixConfig
+from phoenix_models.content import PostFeatures
 from phoenix_models.data.interactions import InteractionLog
 from phoenix_models.hashing import hash_ids
 
@@ -40,9 +41,19 @@ class HashedLog:
     history_before: np.ndarray  # [N] int64: engaged rows (log-wide) before row r
     engaged_rows: np.ndarray  # [E] int64: the engaged rows, in log order
     user_first_engaged: np.ndarray  # [N] int64: history_before at the user's first row
+    features: PostFeatures | None = None  # content inputs by post id (content models)
+    row_sids: np.ndarray | None = None  # [N, L] int32 shifted SID codes of each row's post
+    row_media: np.ndarray | None = None  # [N] int32 media bucket of each row's post
 
     @classmethod
-    def build(cls, log: InteractionLog, config: PhoenixConfig) -> HashedLog:
+    def build(
+        cls, log: InteractionLog, config: PhoenixConfig, features: PostFeatures | None = None
+    ) -> HashedLog:
+        """Hash every id once; ``features`` gives posts their content inputs (needed by a
+        config with content inputs; posts it does not know read as "unknown")."""
+        if config.has_content and features is None:
+            raise ValueError("this model reads post content: pass the posts' PostFeatures")
+        row_sids, row_media = features.lookup(log.post_id) if features else (None, None)
         engaged = log.engaged
         before = np.concatenate([[0], np.cumsum(engaged)])[:-1]
         first_row = np.searchsorted(log.user_id, log.user_id)  # rows are grouped by user
@@ -55,6 +66,19 @@ class HashedLog:
             history_before=before,
             engaged_rows=np.flatnonzero(engaged),
             user_first_engaged=before[first_row],
+            features=features if config.has_content else None,
+            row_sids=row_sids if config.sid_levels else None,
+            row_media=row_media if config.media_inputs else None,
+        )
+
+    def post_content(self, post_ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(sids, media)`` model inputs of any posts (None for inputs the model lacks)."""
+        if self.features is None:
+            return None, None
+        sids, media = self.features.lookup(post_ids)
+        return (
+            sids if self.config.sid_levels else None,
+            media if self.config.media_inputs else None,
         )
 
     def history_index(self, rows: np.ndarray) -> np.ndarray:
@@ -98,6 +122,8 @@ class HashedLog:
             history_actions=(log.actions[safe] & valid[..., None]).astype(np.float32),
             history_product_surface=log.product_surface[safe] * valid,
             history_dwell=log.dwell_s[safe] * valid,
+            history_sids=None if self.row_sids is None else self.row_sids[safe] * valid[..., None],
+            history_media=None if self.row_media is None else self.row_media[safe] * valid,
         )
 
 
@@ -218,6 +244,7 @@ def post_age_buckets(config: PhoenixConfig, age_s: np.ndarray) -> np.ndarray:
 def ranker_batch(hashed: HashedLog, examples: RankerExamples) -> PhoenixBatch:
     """Model input for a slice of ranker examples."""
     cfg = hashed.config
+    sids, media = hashed.post_content(examples.post_id)
     return PhoenixBatch(
         context=hashed.context(examples.context_row),
         candidates=CandidateBatch(
@@ -225,6 +252,8 @@ def ranker_batch(hashed: HashedLog, examples: RankerExamples) -> PhoenixBatch:
             author_hashes=hash_ids(examples.author_id, cfg.author_hash),
             product_surface=examples.product_surface.astype(np.int32),
             post_age=post_age_buckets(cfg, examples.post_age_s),
+            sids=sids,
+            media=media,
         ),
     )
 
@@ -236,6 +265,8 @@ class RetrievalBatch(NamedTuple):
     post_hashes: np.ndarray  # [B, Hi]
     author_hashes: np.ndarray  # [B, Ha]
     post_id: np.ndarray  # [B] int64, to mask in-batch duplicates of the positive
+    sids: np.ndarray | None = None  # [B, L] shifted SID codes (content models)
+    media: np.ndarray | None = None  # [B] media buckets (content models)
 
 
 def retrieval_batch(hashed: HashedLog, rows: np.ndarray) -> RetrievalBatch:
@@ -246,6 +277,8 @@ def retrieval_batch(hashed: HashedLog, rows: np.ndarray) -> RetrievalBatch:
         post_hashes=hashed.post_hashes[rows],
         author_hashes=hashed.author_hashes[rows],
         post_id=hashed.log.post_id[rows],
+        sids=None if hashed.row_sids is None else hashed.row_sids[rows],
+        media=None if hashed.row_media is None else hashed.row_media[rows],
     )
 
 

@@ -119,6 +119,9 @@ def test_pad_rows_zero_pads_one_axis_and_leaves_full_arrays_uncopied():
     cands = candidate_batch(cfg, [[CandidatePost(5, 7)], [CandidatePost(6, 8)]], num_slots=3)
     padded = pad_rows(cands, 5, axis=1)
     for before, after in zip(cands, padded, strict=True):
+        if before is None:  # content inputs of a model without them
+            assert after is None
+            continue
         assert after.shape[1] == 5 and after.dtype == before.dtype
         np.testing.assert_array_equal(after[:, :3], before)
         assert not after[:, 3:].any()

@@ -128,8 +128,8 @@ def test_scoring_in_pieces_equals_one_call():
     ranker = Ranker(CFG, PARAMS)
     context = ranker.encode(context_batch(CFG, make_users(rng, [6])))
     cands = candidate_batch(CFG, [make_candidates(rng, SLOTS)])
-    head = type(cands)(*(a[:, :3] for a in cands))
-    tail = type(cands)(*(a[:, 3:] for a in cands))
+    head = type(cands)(*(None if a is None else a[:, :3] for a in cands))
+    tail = type(cands)(*(None if a is None else a[:, 3:] for a in cands))
 
     whole = ranker.score_context(context, cands, slots="sequential")
     pieces = np.concatenate(

@@ -17,6 +17,7 @@ scheduling slack. Side effects run after the response, each with its own budget
 
 from __future__ import annotations
 
+import collections
 import copy
 import logging
 import math
@@ -64,8 +65,9 @@ DRAIN_TIMEOUT_MS = 10_000.0
 """How long leaving ``async with pipeline`` (or ``aclose``) waits for side effects still
 running before it cancels them."""
 
-MAX_DEFERRED = 256
-"""Requests whose side effects wait for ``aclose`` when the pipeline is not entered."""
+MAX_DEFERRED = 64
+"""Requests whose side effects wait for ``aclose`` when the pipeline is not entered (each
+holds its whole result, so the bound is small)."""
 
 log = structlog.get_logger("feedmixer.pipeline")
 
@@ -113,7 +115,8 @@ class Pipeline(Generic[Q, C]):
         self.broken: dict[str, str] = {}
         self._warm_lock = anyio.Lock()
         self._group: TaskGroup | None = None
-        self._deferred: list[PipelineResult[Q, C]] = []
+        self._deferred: collections.deque[PipelineResult[Q, C]] = collections.deque()
+        self._dropped = 0  # deferred requests whose side effects were dropped
 
     def components(self) -> list[Component]:
         """Every component, in execution order."""
@@ -208,7 +211,7 @@ class Pipeline(Generic[Q, C]):
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
-        deferred, self._deferred = self._deferred, []
+        deferred, self._deferred = self._deferred, collections.deque()
         for result in deferred:
             self._spawn_side_effects(group, result)
         return self
@@ -238,7 +241,7 @@ class Pipeline(Generic[Q, C]):
                 f"pipeline {self.name!r} is entered with `async with`; leaving the block "
                 "drains its side effects and closes it"
             )
-        deferred, self._deferred = self._deferred, []
+        deferred, self._deferred = self._deferred, collections.deque()
         if deferred:
             with anyio.move_on_after(DRAIN_TIMEOUT_MS / 1000):
                 async with anyio.create_task_group() as group:
@@ -263,8 +266,14 @@ class Pipeline(Generic[Q, C]):
             log.info("side_effects_deferred", hint="use `async with pipeline:` to run them")
         self._deferred.append(result)
         if len(self._deferred) > MAX_DEFERRED:
-            dropped = self._deferred.pop(0)
-            log.error("side_effects_dropped", request_id=dropped.request_id, limit=MAX_DEFERRED)
+            self._deferred.popleft()
+            self._dropped += 1
+            if self._dropped == 1:  # once, not once per request
+                log.error(
+                    "side_effects_dropped",
+                    limit=MAX_DEFERRED,
+                    hint="the pipeline is not entered: use `async with pipeline:`",
+                )
 
     def _spawn_side_effects(self, group: TaskGroup, result: PipelineResult[Q, C]) -> None:
         for side_effect in self.side_effects:

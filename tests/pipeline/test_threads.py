@@ -293,3 +293,24 @@ def test_feedmixer_run_with_a_hanging_side_effect_prints_and_exits(tmp_path: Pat
 async def test_a_deadline_that_bounds_nothing_is_rejected(deadline_ms: float) -> None:
     with pytest.raises(ValueError, match="deadline_ms must be a positive, finite number"):
         await toy_pipeline().execute(QUERY, deadline_ms=deadline_ms)
+
+
+@on_both_backends
+async def test_side_effects_of_a_pipeline_not_entered_wait_for_aclose_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(executor, "MAX_DEFERRED", 3)
+    ran: list[str] = []
+
+    class Records(SideEffect[ToyQuery, ToyItem]):
+        async def run(self, query: ToyQuery, result: Any) -> None:
+            ran.append(result.request_id)
+
+    pipeline = toy_pipeline(side_effects=[Records()])
+    with capture_logs() as logs:
+        for i in range(5):
+            await pipeline.execute(QUERY, request_id=f"r{i}")
+        assert ran == []  # never while a caller waits for its response
+        await pipeline.aclose()
+    assert sorted(ran) == ["r2", "r3", "r4"]  # the oldest were dropped, and said so once
+    assert [e["event"] for e in logs].count("side_effects_dropped") == 1

@@ -113,6 +113,7 @@ class Service:
     async def lifespan(self, app: Any = None):
         """Start in the background, serve, then drain and close (the app's lifespan)."""
         self._stop = anyio.Event()
+        self.context.state, self.context.failure = "starting", None  # a restart starts anew
         async with anyio.create_task_group() as group:
             group.start_soon(self._run)
             try:

@@ -318,3 +318,19 @@ async def test_ready_means_the_ranker_is_compiled_for_the_served_shapes(
     assert answer["timings"]["components"]["phoenix_ranker"] < 1_000  # no compilation
     scores = answer["selected"][0]["scores"]
     assert len(set(scores.values())) > 1  # the model's probabilities, not a constant
+
+
+def test_feedmixer_serve_picks_the_for_you_service_for_its_recipes_and_by_default():
+    from pipeline import FeedmixerError, load_recipe
+    from pipeline.serving import FeedService
+    from pipeline.serving.service import choose_service
+
+    default, recipes = choose_service(None, [])
+    assert isinstance(default, ForYouService)
+    assert [p.stem for p in recipes] == ["for_you", "following", "chronological", "discover"]
+    chosen, _ = choose_service(None, [load_recipe(RECIPES / "following.yaml")])
+    assert isinstance(chosen, ForYouService)
+    generic, _ = choose_service(None, [load_recipe(RECIPES / "toy.yaml")])
+    assert type(generic) is FeedService
+    with pytest.raises(FeedmixerError, match="expected one of: for_you, generic"):
+        choose_service("nope", [])

@@ -152,6 +152,12 @@ def start_server(args: argparse.Namespace, state: Path) -> tuple[subprocess.Pope
         str(state),
         "--max-in-flight",
         str(args.max_in_flight),
+        "--batch-max",
+        str(args.batch_max),
+        "--batch-wait-ms",
+        str(args.batch_wait_ms),
+        "--warm-up-candidates",
+        str(args.warm_up_candidates),
     ]
     log = (Path(tempfile.gettempdir()) / "serve_load.log").open("wb")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
@@ -194,6 +200,11 @@ def main() -> int:
     parser.add_argument("--ingest-rate", type=float, default=5.0, help="posts+engagements/s")
     parser.add_argument("--users", type=int, default=2000, help="viewer ids 1..N")
     parser.add_argument("--max-in-flight", type=int, default=8, help="for the started service")
+    parser.add_argument("--batch-max", type=int, default=1, help="for the started service")
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="for the started service")
+    parser.add_argument(
+        "--warm-up-candidates", type=int, default=2048, help="for the started service"
+    )
     parser.add_argument("--state", type=Path, help="state folder to (re)use (default: a new one)")
     parser.add_argument("--quick", action="store_true", help="small world, 5 s levels")
     args = parser.parse_args()

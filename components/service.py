@@ -242,7 +242,7 @@ class ForYouService(FeedService):
             self.world, paths, need_models=need_models, say=_say, models=self.models
         )
         if need_models:
-            self._compile(resources, options.warm_up_candidates)
+            self._compile(resources, options)
         self.event_log = EventLog(paths.event_log)
         _sync_catalog(self.event_log, resources[keys.POSTS])
         self.resources = resources
@@ -314,17 +314,21 @@ class ForYouService(FeedService):
             params=params,
         )
 
-    def _compile(self, resources: dict[str, Any], warm_up_candidates: int) -> None:
-        """Put the serving ranker in place and compile it and the retrieval user tower for
-        the served shapes here, in start-up's worker thread, so the pipelines' own
-        ``warm_up`` (on the event loop) finds them compiled."""
+    def _compile(self, resources: dict[str, Any], options: ServeOptions) -> None:
+        """Put the serving ranker in place (batching across requests if asked) and compile
+        it and the retrieval user tower for the served shapes here, in start-up's worker
+        thread, so the pipelines' own ``warm_up`` (on the event loop) finds them compiled."""
         from components.phoenix import PhoenixRanking
 
         ranker = self.ranker
         if ranker is None:
             ranker = PhoenixRanking(
-                resources[keys.RANKER].ranker, warm_up_candidates=warm_up_candidates
+                resources[keys.RANKER].ranker, warm_up_candidates=options.warm_up_candidates
             )
+            if options.batch_max > 1:
+                from components.batching import BatchingRanking
+
+                ranker = BatchingRanking(ranker, options.batch_max, options.batch_wait_ms)
         resources[keys.RANKER] = ranker
         for model in (ranker, resources[keys.RETRIEVAL]):
             warm_up = getattr(model, "warm_up", None)

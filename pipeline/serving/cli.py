@@ -44,6 +44,12 @@ def serve(
     warm_up_candidates: Annotated[
         int, typer.Option(help="compile the ranker up to this many candidates before ready")
     ] = 2048,
+    batch_max: Annotated[
+        int, typer.Option(help="score up to this many concurrent requests in one model call")
+    ] = 1,
+    batch_wait_ms: Annotated[
+        float, typer.Option(help="how long the first request of a batch waits for others")
+    ] = 5.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
     log_format: Annotated[str, typer.Option(help="console or json")] = "console",
     access_log: Annotated[bool, typer.Option(help="log every HTTP request")] = False,
@@ -81,7 +87,12 @@ def serve(
         runner = Service(
             feed_service,
             recipes or [],
-            options=ServeOptions(state=state, warm_up_candidates=warm_up_candidates),
+            options=ServeOptions(
+                state=state,
+                warm_up_candidates=warm_up_candidates,
+                batch_max=batch_max,
+                batch_wait_ms=batch_wait_ms,
+            ),
             max_in_flight=max_in_flight,
             on_startup_failure=startup_failed,
         )

@@ -36,10 +36,14 @@ SERVICES_GROUP = "feedmixer.services"
 class ServeOptions:
     """Start-up options a service may use: ``state`` is where runtime state lives (``None``:
     the service's default); ``warm_up_candidates`` the largest candidate count models are
-    compiled for before the service says it is ready (0: compile on first use)."""
+    compiled for before the service says it is ready (0: compile on first use);
+    ``batch_max`` and ``batch_wait_ms`` batch model calls of concurrent requests (at most
+    ``batch_max`` requests, the first waiting at most ``batch_wait_ms``; 1: no batching)."""
 
     state: Path | None = None
     warm_up_candidates: int = 2048
+    batch_max: int = 1
+    batch_wait_ms: float = 5.0
 
 
 @dataclass(frozen=True)

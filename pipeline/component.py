@@ -147,6 +147,13 @@ class Component(Generic[Q, C]):
             runner = self._sync = self._new_sync_runner()
         return await runner.call(method, args)
 
+    @property
+    def runs_inline(self) -> bool:
+        """Whether the next call runs on the event loop without yielding (a plain ``def`` that
+        earned it): such calls gain nothing from running in a task of their own."""
+        runner = self.__dict__.get("_sync")
+        return not self.is_async and runner is not None and runner.inline
+
     def _new_sync_runner(self) -> SyncRunner:
         inline_max_ms = 0.0 if self.run_in_thread else self.inline_max_ms
         return SyncRunner(self.max_threads, inline_max_ms)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic
 
 import anyio
+import anyio.lowlevel
 import structlog
 from anyio.abc import TaskGroup
 
@@ -503,13 +504,22 @@ class _Request(Generic[Q, C]):
                 component, stage, args(component), lambda value: check(component, value)
             )
 
-        if len(enabled) == 1:
-            await run(0, enabled[0])
-        elif enabled:
+        # a call that runs inline cannot overlap anything, so it needs no task of its own; it
+        # runs after the others have started, overlapping their threads and I/O
+        inline = [(i, c) for i, c in enumerate(enabled) if c.runs_inline]
+        concurrent = [(i, c) for i, c in enumerate(enabled) if not c.runs_inline]
+        if len(concurrent) <= 1 and not (concurrent and inline):
+            for index, component in inline or concurrent:
+                await run(index, component)
+        else:
             try:
                 async with anyio.create_task_group() as group:
-                    for index, component in enumerate(enabled):
+                    for index, component in concurrent:
                         group.start_soon(run, index, component)
+                    if inline:
+                        await anyio.lowlevel.checkpoint()  # let them start
+                        for index, component in inline:
+                            await run(index, component)
             except BaseExceptionGroup as errors:
                 # a `fail` component failed in a task: raise the typed error, not a group
                 failed = errors.subgroup(RequiredComponentFailed)

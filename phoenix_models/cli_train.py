@@ -247,13 +247,17 @@ def _demo_tables(report: dict[str, Any]) -> None:
     if "ranker" in report:
         table = Table(
             "action", "positives", "AUC", "oracle AUC", "log loss", "oracle log loss",
+            "mean predicted", "observed rate", "pred / obs",
             title=f"Ranker on the demo test window ({report['ranker']['impressions']} impressions)",
         )  # fmt: skip
         for name, m in report["ranker"]["actions"].items():
+            ratio = m["mean_predicted"] / m["observed_rate"] if m["observed_rate"] else float("nan")
             table.add_row(
                 name,
                 str(m["positives"]),
                 *(f"{m[k]:.4f}" for k in ("auc", "oracle_auc", "log_loss", "oracle_log_loss")),
+                *(f"{m[k]:.5f}" for k in ("mean_predicted", "observed_rate")),
+                f"{ratio:.2f}",
             )
         console.print(table)
     if "retrieval" in report:

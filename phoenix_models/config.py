@@ -195,6 +195,13 @@ class PhoenixConfig:
             the user token its user-id hash embedding (X's layout); ``False`` leaves them
             out (the parameters keep their shapes), so the model learns a user's taste
             from the content of their history instead of memorising ids.
+        content_cross: the ranker adds to each candidate token an explicit cross of its
+            content with the mean content of the user's history
+            (``(c_cand W_c) * mean_s(c_hist W_h) @ W_o``, a target-attention feature as in
+            DIN); needs content inputs. The transformer alone did not learn this match
+            within a demo-sized training budget (its scores barely changed with the user's
+            history). The retrieval user tower adds the same history summary
+            (``mean_s(c_hist W_h)``) to its pooled output.
     """
 
     emb_size: int = 128
@@ -227,6 +234,7 @@ class PhoenixConfig:
     candidate_post_ids: bool = True
     history_post_ids: bool = True
     user_ids: bool = True
+    content_cross: bool = False
 
     _CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "position_mode": ("default", "right_anchored"),
@@ -278,6 +286,7 @@ class PhoenixConfig:
             "candidate_post_ids",
             "history_post_ids",
             "user_ids",
+            "content_cross",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
@@ -297,6 +306,8 @@ class PhoenixConfig:
                 "candidate_post_ids or history_post_ids false needs content inputs (sid_levels > 0 "
                 "or media_inputs): a post would be its author alone"
             )
+        if self.content_cross and not self.has_content:
+            raise ConfigError("content_cross needs content inputs (sid_levels > 0 or media_inputs)")
         count = self.parameter_count()
         if count > MAX_PARAMETERS:
             raise ConfigError(
@@ -360,7 +371,8 @@ class PhoenixConfig:
         content = d * (
             self.sid_levels * (self.sid_codebook_size + 1)
             + MEDIA_VOCAB_SIZE
-            + 4 * self.content_tokens * d
+            + 6 * self.content_tokens * d
+            + d
         )
         return (
             content

@@ -417,8 +417,10 @@ def _demo_ranker(world, windows, ranker, max_requests) -> dict[str, Any]:
                 "oracle_auc": round(truth[name]["auc"], 4),
                 "log_loss": round(model[name]["log_loss"], 5),
                 "oracle_log_loss": round(truth[name]["log_loss"], 5),
+                "observed_rate": round(float(labels[:, k].mean()), 5),
+                "mean_predicted": round(float(probs[valid][:, k].mean()), 5),
             }
-            for name in ACTIONS
+            for k, name in enumerate(ACTIONS)
         },
     }
 

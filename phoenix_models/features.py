@@ -48,6 +48,12 @@ class ContentWeights(NamedTuple):
     media_table: jax.Array | None  # [MEDIA_VOCAB_SIZE, D]
 
 
+class ContentCrossWeights(NamedTuple):
+    history: jax.Array  # [(L+m)*D, D] content_cross_history
+    candidate: jax.Array  # [(L+m)*D, D] content_cross_candidate
+    output: jax.Array  # [D, D] content_cross_output
+
+
 class ContextFeatureWeights(NamedTuple):
     product_surface_table: jax.Array  # [P, D]
     action_projection: jax.Array  # [A, D]
@@ -102,6 +108,49 @@ def content_projection(cfg: PhoenixConfig, name: str, width: int) -> jax.Array |
     if not cfg.has_content:
         return None
     return param(name, (cfg.content_tokens * cfg.emb_size, width))
+
+
+def content_cross_weights(cfg: PhoenixConfig) -> ContentCrossWeights | None:
+    """Weights of the candidate x history content cross (None unless ``content_cross``)."""
+    if not cfg.content_cross:
+        return None
+    d = cfg.emb_size
+    width = cfg.content_tokens * d
+    return ContentCrossWeights(
+        history=param("content_cross_history", (width, d)),
+        candidate=param("content_cross_candidate", (width, d)),
+        output=param("content_cross_output", (d, d)),
+    )
+
+
+def history_content_summary(
+    content: ContentWeights, projection: jax.Array, cfg: PhoenixConfig, ctx: ContextBatch
+) -> jax.Array:
+    """[B, D]: the mean over real history slots of ``content_inputs @ projection``
+    (``content_cross_history``)."""
+    dt = jnp.dtype(cfg.dtype)
+    shape = ctx.history_post_hashes.shape[:2]
+    keys = _project(
+        content_inputs(content, cfg, ctx.history_sids, ctx.history_media, shape, dt), projection
+    )
+    mask = ctx.history_mask.astype(keys.dtype)[..., None]  # [B, S, 1]
+    return jnp.sum(keys * mask, axis=1) / jnp.maximum(jnp.sum(mask, axis=1), 1.0)
+
+
+def content_cross(
+    content: ContentWeights,
+    cross: ContentCrossWeights,
+    cfg: PhoenixConfig,
+    cands: CandidateBatch,
+    summary: jax.Array,  # [B, D]
+) -> jax.Array:
+    """[B, C, D]: ``(content @ content_cross_candidate) * summary @ content_cross_output``."""
+    dt = jnp.dtype(cfg.dtype)
+    shape = cands.post_hashes.shape[:2]
+    query = _project(
+        content_inputs(content, cfg, cands.sids, cands.media, shape, dt), cross.candidate
+    )
+    return _project(query * summary[:, None, :].astype(dt), cross.output)
 
 
 def context_feature_weights(cfg: PhoenixConfig, *, with_dwell: bool) -> ContextFeatureWeights:

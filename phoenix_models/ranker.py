@@ -56,13 +56,17 @@ from phoenix_models.config import PhoenixConfig
 from phoenix_models.errors import InputError
 from phoenix_models.features import (
     CandidateFeatureWeights,
+    ContentCrossWeights,
     ContextFeatureWeights,
     HashTables,
     candidate_feature_weights,
+    content_cross,
+    content_cross_weights,
     context_feature_weights,
     embed_candidates,
     embed_context,
     hash_table_weights,
+    history_content_summary,
 )
 from phoenix_models.params import param, random_params
 from phoenix_models.transformer import (
@@ -97,6 +101,7 @@ class RankerWeights(NamedTuple):
     unembeddings: jax.Array  # [D, A]
     continuous_unembeddings: jax.Array  # [D, num_continuous]
     action_bias: jax.Array | None = None  # [A]; absent in X's layout
+    cross: ContentCrossWeights | None = None  # content_cross only
 
 
 class RankerOutput(NamedTuple):
@@ -109,6 +114,7 @@ class RankerContext(NamedTuple):
 
     cache: KVCache  # keys/values [L, B, Hkv, T, K]
     mask: jax.Array  # [B, T]
+    content_summary: jax.Array | None = None  # [B, D] history content (content_cross)
 
 
 class _RankerParams(hk.Module):
@@ -120,14 +126,22 @@ class _RankerParams(hk.Module):
         unembed = param("unembeddings", (cfg.emb_size, cfg.num_actions))
         continuous = param("continuous_unembeddings", (cfg.emb_size, cfg.num_continuous))
         bias = param("action_bias", (cfg.num_actions,)) if cfg.action_bias else None
-        return context, candidates, final_norm, unembed, continuous, bias
+        return (
+            context,
+            candidates,
+            final_norm,
+            unembed,
+            continuous,
+            bias,
+            content_cross_weights(cfg),
+        )
 
 
 def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
     """Create or fetch every ranker parameter (call inside ``hk.transform``)."""
-    context, candidates, final_norm, unembed, continuous, bias = _RankerParams(name=RANKER_MODULE)(
-        cfg
-    )
+    context, candidates, final_norm, unembed, continuous, bias, cross = _RankerParams(
+        name=RANKER_MODULE
+    )(cfg)
     return RankerWeights(
         tables=hash_table_weights(cfg),
         layers=transformer_weights(cfg),
@@ -137,7 +151,23 @@ def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
         unembeddings=unembed,
         continuous_unembeddings=continuous,
         action_bias=bias,
+        cross=cross,
     )
+
+
+def _summary(w: RankerWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> jax.Array | None:
+    if w.cross is None:
+        return None
+    return history_content_summary(w.context.content, w.cross.history, cfg, ctx)
+
+
+def _candidate_tokens(
+    w: RankerWeights, cfg: PhoenixConfig, cands: CandidateBatch, summary: jax.Array | None
+) -> tuple[jax.Array, jax.Array]:
+    tokens, mask = embed_candidates(w.tables, w.candidates, cfg, cands)
+    if summary is not None:
+        tokens = tokens + content_cross(w.context.content, w.cross, cfg, cands, summary)
+    return tokens, mask
 
 
 # ---- the maths, as functions of weights -----------------------------------------------------
@@ -155,7 +185,9 @@ def _heads(w: RankerWeights, h: jax.Array) -> RankerOutput:
 def forward(w: RankerWeights, cfg: PhoenixConfig, batch: PhoenixBatch) -> RankerOutput:
     """Full masked forward over ``[user, history, candidates]`` (candidate isolation mask)."""
     ctx_tokens, ctx_mask = embed_context(w.tables, w.context, cfg, batch.context)
-    cand_tokens, cand_mask = embed_candidates(w.tables, w.candidates, cfg, batch.candidates)
+    cand_tokens, cand_mask = _candidate_tokens(
+        w, cfg, batch.candidates, _summary(w, cfg, batch.context)
+    )
     c = cand_tokens.shape[1]
     slots = jnp.broadcast_to(jnp.arange(c), cand_mask.shape)
     positions = jnp.concatenate(
@@ -173,7 +205,7 @@ def encode_context(w: RankerWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> R
     _, cache = transformer(
         w.layers, cfg, tokens, context_attention_mask(cfg, mask), context_positions(cfg, mask)
     )
-    return RankerContext(cache=cache, mask=mask)
+    return RankerContext(cache=cache, mask=mask, content_summary=_summary(w, cfg, ctx))
 
 
 def score_candidates(
@@ -184,7 +216,7 @@ def score_candidates(
     slots: jax.Array,  # [B, C] slot index used for default RoPE positions
 ) -> RankerOutput:
     """Score candidates against a cached context (fast path)."""
-    tokens, cand_mask = embed_candidates(w.tables, w.candidates, cfg, cands)
+    tokens, cand_mask = _candidate_tokens(w, cfg, cands, context.content_summary)
     positions = candidate_positions(cfg, cand_mask, slots)
     h = transformer_candidates(
         w.layers, cfg, tokens, context.cache, context.mask, cand_mask, positions

@@ -43,6 +43,7 @@ from phoenix_models.features import (
     context_feature_weights,
     embed_context,
     hash_table_weights,
+    history_content_summary,
     lookup,
 )
 from phoenix_models.hashing import hash_ids
@@ -72,6 +73,7 @@ class RetrievalWeights(NamedTuple):
     layers: tuple[LayerWeights, ...]
     context: ContextFeatureWeights
     tower: CandidateTowerWeights
+    history_content: jax.Array | None = None  # [(L+m)*D, D] content_cross_history
 
 
 class _CandidateTowerParams(hk.Module):
@@ -86,10 +88,15 @@ class _CandidateTowerParams(hk.Module):
 
 
 class _RetrievalParams(hk.Module):
-    def __call__(self, cfg: PhoenixConfig) -> tuple[ContextFeatureWeights, CandidateTowerWeights]:
-        return context_feature_weights(cfg, with_dwell=False), self.build_candidate_representation(
-            cfg
+    def __call__(self, cfg: PhoenixConfig) -> tuple[Any, ...]:
+        context = context_feature_weights(cfg, with_dwell=False)
+        tower = self.build_candidate_representation(cfg)
+        history_content = (
+            param("content_cross_history", (cfg.content_tokens * cfg.emb_size, cfg.emb_size))
+            if cfg.content_cross
+            else None
         )
+        return context, tower, history_content
 
     def build_candidate_representation(self, cfg: PhoenixConfig) -> CandidateTowerWeights:
         # A method, not __call__, so the tower's path carries "~build_candidate_representation"
@@ -99,12 +106,13 @@ class _RetrievalParams(hk.Module):
 
 def retrieval_weights(cfg: PhoenixConfig) -> RetrievalWeights:
     """Create or fetch every retrieval parameter (call inside ``hk.transform``)."""
-    context, tower = _RetrievalParams(name=RETRIEVAL_MODULE)(cfg)
+    context, tower, history_content = _RetrievalParams(name=RETRIEVAL_MODULE)(cfg)
     return RetrievalWeights(
         tables=hash_table_weights(cfg),
         layers=transformer_weights(cfg),
         context=context,
         tower=tower,
+        history_content=history_content,
     )
 
 
@@ -123,6 +131,8 @@ def user_tower(w: RetrievalWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> ja
     pooled = jnp.sum(h.astype(jnp.float32) * weights, axis=1) / jnp.maximum(
         weights.sum(axis=1), 1.0
     )
+    if w.history_content is not None:  # content_cross: the history's mean content, directly
+        pooled = pooled + history_content_summary(w.context.content, w.history_content, cfg, ctx)
     return l2_normalize(pooled)
 
 

@@ -86,7 +86,12 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
     base = dataclasses.replace(base, action_bias=True)
     if content:
         base = dataclasses.replace(
-            base, sid_levels=3, sid_codebook_size=64, media_inputs=True, candidate_post_ids=False
+            base,
+            sid_levels=3,
+            sid_codebook_size=64,
+            media_inputs=True,
+            candidate_post_ids=False,
+            content_cross=True,
         )
     return dataclasses.replace(base, **overrides)
 

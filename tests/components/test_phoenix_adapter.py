@@ -91,3 +91,56 @@ def test_retrieval_authors_equal_the_index_answer():
     retrieval = PhoenixRetrieval(SimpleNamespace(config=SimpleNamespace()), index)
     asked = rng.choice(post_ids, 100)
     np.testing.assert_array_equal(retrieval.author_ids_of(asked), index.author_ids_of(asked))
+
+
+def test_a_content_model_reads_candidate_and_history_content_like_its_own_path():
+    """With a content model, the adapter's arrays carry each candidate's SID (from its text,
+    by the model's saved encoder) and media bucket, history posts get theirs through the
+    post lookup, and the result equals ``phoenix_models``' per-item path."""
+    from components.models import Post
+    from phoenix_models import HistoryItem, Ranker
+    from phoenix_models.batch import media_bucket
+    from phoenix_models.content import ContentModel
+
+    texts = ["goal striker derby", "oven pasta recipe", "rocket orbit launch"] * 6
+    content = ContentModel.fit(texts, dim=2, levels=2, codebook_size=3, seed=0)
+    config = PhoenixConfig.tiny(
+        position_mode="right_anchored", sid_levels=2, sid_codebook_size=3,
+        media_inputs=True, candidate_post_ids=False, content_cross=True,
+    )  # fmt: skip
+    ranker = Ranker.init(config, seed=0)
+    ranker.content = content
+    catalog = {7: Post(7, 3, int(NOW) - 500, text="derby goal", has_image=True)}
+    lookups = []
+
+    def posts(ids):
+        lookups.append(list(ids))
+        return [catalog.get(i) for i in ids]
+
+    adapter = PhoenixRanking(ranker, posts=posts)
+    history = (Engagement(7, 3, int(NOW) - 100, ("favorite",)), Engagement(8, 4, int(NOW), ()))
+    cands = [
+        PostCandidate(11, 3, created_at=int(NOW) - 60, text="pasta oven", has_image=True),
+        PostCandidate(12, 5, created_at=int(NOW) - 60, text="rocket launch",
+                      video_duration_s=45.0),
+        PostCandidate(13, 5, text=None),
+    ]  # fmt: skip
+    got = adapter.predict(1, history, cands, NOW)
+
+    sids = content.sids(["pasta oven", "rocket launch", ""])
+    media = media_bucket([True, False, False], [0, 45.0, 0])
+    items = [  # oldest first; post 8 is unknown to the lookup: no content
+        HistoryItem(8, 4, {}),
+        HistoryItem(7, 3, {0: 1.0}, sid=tuple(content.sids(["derby goal"])[0].tolist()), media=2),
+    ]
+    expected_cands = [
+        CandidatePost(c.id, c.author_id, 0, None if c.created_at is None else 1.0,
+                      sid=tuple(s.tolist()), media=int(m))
+        for c, s, m in zip(cands, sids, media, strict=True)
+    ]  # fmt: skip
+    context = ranker.encode(context_batch(config, [(1, items)]))
+    expected = ranker.score_context(context, candidate_batch(config, [expected_cands]))[0]
+    np.testing.assert_allclose(got, expected[:, adapter._columns], rtol=1e-5, atol=1e-6)
+    assert lookups == [[8, 7]]
+    adapter.predict(1, history, cands, NOW)  # cached: no new encoding of known posts
+    assert len(adapter.content.cache) == 4

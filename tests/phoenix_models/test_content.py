@@ -6,7 +6,13 @@ import jax
 import numpy as np
 import pytest
 
-from phoenix_models.batch import CandidatePost, HistoryItem, candidate_batch, media_bucket
+from phoenix_models.batch import (
+    CandidatePost,
+    HistoryItem,
+    candidate_batch,
+    make_batch,
+    media_bucket,
+)
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.content import (
     ContentCache,
@@ -46,6 +52,7 @@ CONTENT_CFG = PhoenixConfig.tiny(
     sid_codebook_size=4,
     media_inputs=True,
     candidate_post_ids=False,
+    content_cross=True,
 )
 
 
@@ -129,6 +136,8 @@ def test_content_config_fields_are_checked():
         PhoenixConfig.tiny(media_inputs=1)
     with pytest.raises(ConfigError, match="needs content inputs"):
         PhoenixConfig.tiny(candidate_post_ids=False)
+    with pytest.raises(ConfigError, match="content_cross needs content"):
+        PhoenixConfig.tiny(content_cross=True)
     with pytest.raises(ConfigError, match="true or false"):
         PhoenixConfig.from_dict({**CONTENT_CFG.to_dict(), "action_bias": 1})
     assert PhoenixConfig.from_json(CONTENT_CFG.to_json()) == CONTENT_CFG
@@ -162,6 +171,10 @@ def test_ranker_reads_candidate_and_history_content_and_saves_its_content_model(
     b = dataclasses.replace(a, sid=(3, 3), media=4)
     probs = ranker.score_user(1, history, [a, b])
     assert np.abs(probs[0] - probs[1]).max() > 1e-4
+    full = ranker.network.apply(ranker.params, make_batch(CONTENT_CFG, 1, history, [a, b]))
+    np.testing.assert_allclose(  # the cached-context fast path equals the full forward
+        probs, jax.nn.sigmoid(full.logits)[0], rtol=1e-5, atol=1e-6
+    )
     other = ranker.score_user(1, [dataclasses.replace(history[0], sid=(2, 0))], [a, b])
     assert np.abs(other - probs).max() > 1e-5
     ranker.save(tmp_path / "ranker")

@@ -368,11 +368,15 @@ class PhoenixConfig:
             + self.num_continuous
         )
         retrieval_tower = item_author * d * 2 * d + 2 * d * d
-        content = d * (
-            self.sid_levels * (self.sid_codebook_size + 1)
-            + MEDIA_VOCAB_SIZE
-            + 6 * self.content_tokens * d
-            + d
+        content = (
+            d
+            * (
+                self.sid_levels * (self.sid_codebook_size + 1)
+                + MEDIA_VOCAB_SIZE * self.media_inputs
+                + 6 * self.content_tokens * d
+                + d * self.content_cross
+            )
+            + self.num_actions * self.action_bias
         )
         return (
             content

@@ -133,16 +133,15 @@ class BatchingRanking:
 
         self.batch_sizes.append(len(requests))
         config = self.ranker.config
+        content = self.ranking.content  # the posts' content inputs, as PhoenixRanking uses
+        length = config.history_seq_len
         contexts = context_batch(
             config,
-            [
-                (r.user_id, history_items(r.history, self._names, config.history_seq_len))
-                for r in requests
-            ],
+            [(r.user_id, history_items(r.history, self._names, length, content)) for r in requests],
         )
         context = self.ranker.encode(contexts)
         slots = padded_size(max(len(r.candidates) for r in requests))
-        rows = [candidate_arrays(config, r.candidates, r.now, slots) for r in requests]
+        rows = [candidate_arrays(config, r.candidates, r.now, slots, content) for r in requests]
         first = rows[0]
         stacked = type(first)(
             *(

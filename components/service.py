@@ -318,13 +318,10 @@ class ForYouService(FeedService):
         """Put the serving ranker in place (batching across requests if asked) and compile
         it and the retrieval user tower for the served shapes here, in start-up's worker
         thread, so the pipelines' own ``warm_up`` (on the event loop) finds them compiled."""
-        from components.phoenix import PhoenixRanking
-
         ranker = self.ranker
         if ranker is None:
-            ranker = PhoenixRanking(
-                resources[keys.RANKER].ranker, warm_up_candidates=options.warm_up_candidates
-            )
+            ranker = resources[keys.RANKER]  # a PhoenixRanking, built for a one-shot run:
+            ranker.warm_up_candidates = options.warm_up_candidates  # a service compiles ahead
             if options.batch_max > 1:
                 from components.batching import BatchingRanking
 

@@ -311,3 +311,21 @@ def test_importing_the_serving_contract_loads_no_web_framework():
     assert "pipeline.serving" in loaded
     heavy = ("fastapi", "starlette", "uvicorn", "prometheus_client", "jax", "components")
     assert not {m for m in loaded if m.split(".")[0] in heavy}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"user_id": ' + "[" * 5000 + "]" * 5000 + "}", 400),  # JSON parser's depth limit
+        ('{"user_id": ' + "9" * 5000 + "}", 400),  # Python's int-string limit
+        ('{"user_id": NaN}', 422),
+    ],
+    ids=["deep", "long-int", "nan"],
+)
+async def test_hostile_json_bodies_are_refused_with_a_json_error(toy_recipe, body, expected):
+    async with running([toy_recipe]) as (client, _):
+        answer = await client.post(
+            "/v1/feeds/toy", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == expected, answer.text
+    assert answer.json()["error"] and answer.json()["message"]

@@ -231,29 +231,28 @@ def percentile(values: list[float], q: float) -> float:
 
 async def measure(runs: int, concurrent: int) -> dict[str, float]:
     p = build()
-    await p.warm_up()
-    for _ in range(20):  # warm caches and the allocator
-        await p.execute(Query(1))
-        straight_line(p, Query(1))
     pipeline_ms: list[float] = []
     inline_ms: list[float] = []
-    for i in range(runs):  # interleave so machine noise hits both alike
-        gc.collect()  # each timed call starts from the same heap state
+    async with p:  # as a service runs it: side effects in the pipeline's task group
+        for _ in range(20):  # warm caches and the allocator
+            await p.execute(Query(1))
+            straight_line(p, Query(1))
+        for i in range(runs):  # interleave so machine noise hits both alike
+            gc.collect()  # each timed call starts from the same heap state
+            start = time.perf_counter()
+            result = await p.execute(Query(i))
+            pipeline_ms.append((time.perf_counter() - start) * 1000)
+            gc.collect()
+            start = time.perf_counter()
+            served = straight_line(p, Query(i))
+            inline_ms.append((time.perf_counter() - start) * 1000)
+            assert [c.id for c in served] == [c.id for c in result.selected], "same answer"
+            assert not result.degradations
         start = time.perf_counter()
-        result = await p.execute(Query(i))
-        pipeline_ms.append((time.perf_counter() - start) * 1000)
-        gc.collect()
-        start = time.perf_counter()
-        served = straight_line(p, Query(i))
-        inline_ms.append((time.perf_counter() - start) * 1000)
-        assert [c.id for c in served] == [c.id for c in result.selected], "same work, same answer"
-        assert not result.degradations
-    start = time.perf_counter()
-    async with anyio.create_task_group() as group:
-        for i in range(concurrent):
-            group.start_soon(p.execute, Query(i))
-    throughput = concurrent / (time.perf_counter() - start)
-    await p.aclose()
+        async with anyio.create_task_group() as group:
+            for i in range(concurrent):
+                group.start_soon(p.execute, Query(i))
+        throughput = concurrent / (time.perf_counter() - start)
     p50, inline_p50 = statistics.median(pipeline_ms), statistics.median(inline_ms)
     return {
         "pipeline_p50_ms": p50,

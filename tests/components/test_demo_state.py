@@ -44,7 +44,7 @@ def _first_run(world, root: str, barrier) -> None:
 
 
 def test_four_concurrent_first_runs_all_succeed(world, tmp_path):
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(4)
     root = tmp_path / "demo"
     runs = [context.Process(target=_first_run, args=(world, str(root), barrier)) for _ in range(4)]
@@ -74,7 +74,7 @@ def _killed_while_writing_the_log(world, root: str) -> None:
 
 def test_a_run_killed_during_the_first_log_write_does_not_leave_thunder_empty(world, tmp_path):
     root = tmp_path / "demo"
-    killed = multiprocessing.get_context("fork").Process(
+    killed = multiprocessing.get_context("spawn").Process(
         target=_killed_while_writing_the_log, args=(world, str(root))
     )
     killed.start()

@@ -65,7 +65,7 @@ def _killed_seeder(root: str) -> None:
 
 def test_a_killed_seeder_leaves_nothing_visible_and_its_leftovers_are_removed(tmp_path):
     root = tmp_path / "demo"
-    process = multiprocessing.get_context("fork").Process(target=_killed_seeder, args=(str(root),))
+    process = multiprocessing.get_context("spawn").Process(target=_killed_seeder, args=(str(root),))
     process.start()
     process.join(30)
     assert process.exitcode == 9
@@ -89,7 +89,7 @@ def _concurrent_seeder(root: str, barrier, builds: str) -> None:
 
 
 def test_four_concurrent_first_runs_seed_exactly_once(tmp_path):
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(4)
     builds = tmp_path / "builds.log"
     processes = [

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from phoenix_models.atomic import atomic_savez
 from phoenix_models.errors import InputError
 
 if TYPE_CHECKING:
@@ -62,11 +63,15 @@ class Corpus:
         return int(self.post_ids.shape[0])
 
     def save(self, path: str | Path) -> None:
-        np.savez(
-            path,
-            candidate_representations=self.embeddings.astype(np.float32),
-            post_ids=self.post_ids,
-            author_ids=self.author_ids,
+        """Write the corpus as one ``.npz``, atomically: a reader (or a run killed
+        mid-save) sees the old file or the new one, never half of one."""
+        atomic_savez(
+            Path(path),
+            {
+                "candidate_representations": self.embeddings.astype(np.float32),
+                "post_ids": self.post_ids,
+                "author_ids": self.author_ids,
+            },
         )
 
     @classmethod

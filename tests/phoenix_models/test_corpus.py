@@ -86,6 +86,23 @@ def test_build_corpus_embeds_every_post_with_the_candidate_tower(tmp_path):
     assert loaded.author_ids.tolist() == authors.tolist()
 
 
+def test_a_save_that_dies_midway_leaves_the_previous_corpus_loadable(tmp_path, monkeypatch):
+    path = tmp_path / "corpus.npz"
+    old = Corpus(np.eye(3, dtype=np.float32), np.arange(1, 4), np.arange(1, 4))
+    old.save(path)
+
+    def die(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", die)
+    with pytest.raises(OSError, match="disk full"):
+        Corpus(np.zeros((5, 3), np.float32), np.arange(5), np.arange(5)).save(path)
+    monkeypatch.undo()
+
+    assert Corpus.load(path).post_ids.tolist() == [1, 2, 3]
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus.npz"]  # no temporary left
+
+
 @pytest.mark.parametrize(
     ("arrays", "message"),
     [

@@ -26,7 +26,7 @@ def train(
     ] = Path("checkpoints/run"),
     steps: Annotated[int, typer.Option(min=1, help="Maximum training steps.")] = 2_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests or positives per step.")] = 64,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = 6e-3,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 1.2e-2,
     eval_every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 200,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Steps between state saves.")] = 200,
     patience: Annotated[int, typer.Option(min=0, help="Validations without gain to stop.")] = 3,

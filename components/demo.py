@@ -200,11 +200,15 @@ def build_resources(
     need_models: bool = True,
     say: Say = lambda _: None,
     models: tuple[Any, Any] | None = None,
+    warm_up_candidates: int = 0,
 ) -> dict[str, Any]:
     """Every resource the For-You recipes use, for ``world``.
 
     ``models`` overrides the (ranker, retriever) pair (tests pass tiny ones); without
     ``need_models`` no model is loaded (the chronological recipe needs none).
+    ``warm_up_candidates`` is the largest candidate count the ranker compiles ahead of
+    requests: 0 for a one-shot run (it compiles the one shape it uses), the served sizes
+    for a service.
     """
     posts = posts_from_world(world)
     seed_state(paths, world, posts, say)
@@ -223,10 +227,9 @@ def build_resources(
         key = hashlib.sha256(
             f"{world_key(world)}{retriever.config!r}{checkpoint}".encode()
         ).hexdigest()[:16]
-        # One request per run: compile the shapes it uses, not every size up front.
         catalog = resources[keys.POSTS]
         resources[keys.RANKER] = PhoenixRanking(
-            ranker, warm_up_candidates=0, posts=catalog.get_many
+            ranker, warm_up_candidates=warm_up_candidates, posts=catalog.get_many
         )
         resources[keys.RETRIEVAL] = build_retrieval(
             retriever, world, paths.corpus(key), say, posts=catalog.get_many

@@ -239,7 +239,12 @@ class ForYouService(FeedService):
             for component in pipeline.components()
         )
         resources = build_resources(
-            self.world, paths, need_models=need_models, say=_say, models=self.models
+            self.world,
+            paths,
+            need_models=need_models,
+            say=_say,
+            models=self.models,
+            warm_up_candidates=options.warm_up_candidates,
         )
         if need_models:
             self._compile(resources, options)
@@ -320,8 +325,7 @@ class ForYouService(FeedService):
         thread, so the pipelines' own ``warm_up`` (on the event loop) finds them compiled."""
         ranker = self.ranker
         if ranker is None:
-            ranker = resources[keys.RANKER]  # a PhoenixRanking, built for a one-shot run:
-            ranker.warm_up_candidates = options.warm_up_candidates  # a service compiles ahead
+            ranker = resources[keys.RANKER]  # a PhoenixRanking compiling the served sizes
             if options.batch_max > 1:
                 from components.batching import BatchingRanking
 

@@ -270,9 +270,9 @@ def test_stop_step_outside_the_schedule_is_rejected():
 
 def test_demo_ranker_beats_the_constant_predictor_on_the_held_out_window(tmp_path):
     """The training recipe (base-rate biases, small hash tables, a learning rate of the
-    range validated on the demo world) with content inputs learns on a small demo world: on its test window (posts never
-    trained on), the log loss is clearly below the constant base-rate predictor's, and
-    media-driven actions are ranked well."""
+    range validated on the demo world) with content inputs learns on a small demo world:
+    on its test window (posts never trained on), the log loss is clearly below the constant
+    base-rate predictor's, and media-driven actions are ranked well."""
     from phoenix_models.data.demo_world import ACTION_INDEX
     from phoenix_models.data.examples import HashedLog, impression_chunks, ranker_batch
     from phoenix_models.eval_scoring import RankerScorer

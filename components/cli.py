@@ -24,12 +24,11 @@ from components.demo import (
     build_resources,
     close_resources,
     demo_query,
+    needs_models,
     var_dir,
 )
 from components.filters.age import Age
 from components.models import ACTIONS, PostCandidate
-from components.scorers.phoenix import PhoenixScorer
-from components.sources.phoenix import PhoenixSource
 
 DEFAULT_RECIPE = REPO_ROOT / "recipes" / "for_you.yaml"
 COLD_DEADLINE_MS = 60_000
@@ -91,8 +90,9 @@ async def serve(user: int | None, recipe: Path, fresh: bool, say, models=None) -
     paths = DemoPaths(var_dir() / "demo")
     if fresh:
         paths.reset()
-    need_models = any(isinstance(c, PhoenixScorer | PhoenixSource) for c in pipeline.components())
-    resources = build_resources(world, paths, need_models=need_models, say=say, models=models)
+    resources = build_resources(
+        world, paths, need_models=needs_models([pipeline]), say=say, models=models
+    )
     if user is None:
         from components.world import default_viewer
 

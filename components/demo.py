@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from typing import Any
 from components import resources as keys
 from components.models import ForYouQuery
 from components.phoenix import PhoenixRanking, PhoenixRetrieval
+from components.scorers.phoenix import PhoenixScorer
+from components.sources.phoenix import PhoenixSource
 from components.stores.post_catalog import PostCatalog
 from components.stores.state_folder import StateCorrupt, StateFolder
 from components.stores.user_store import UserStore, UserStoreCorrupt
@@ -37,6 +39,7 @@ from components.world import (
     load_user_store,
     posts_from_world,
 )
+from pipeline import Pipeline
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = REPO_ROOT / "checkpoints" / "demo"
@@ -236,6 +239,16 @@ def build_resources(
         )
         resources["models_trained"] = checkpoint is not None
     return resources
+
+
+def needs_models(pipelines: Iterable[Pipeline]) -> bool:
+    """Whether any of ``pipelines`` ranks or retrieves with the Phoenix models (the
+    chronological recipe does neither, so it starts without loading JAX models)."""
+    return any(
+        isinstance(component, PhoenixScorer | PhoenixSource)
+        for pipeline in pipelines
+        for component in pipeline.components()
+    )
 
 
 def demo_query(world: Any, user_id: int) -> ForYouQuery:

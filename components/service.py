@@ -226,18 +226,14 @@ class ForYouService(FeedService):
         return [RECIPES / f"{name}.yaml" for name in FAMILY]
 
     def open(self, pipelines: Sequence[Pipeline], options: ServeOptions) -> Mapping[str, Any]:
-        from components.demo import DemoPaths, build_resources, var_dir
+        from components.demo import DemoPaths, build_resources, needs_models, var_dir
 
         if self.world is None:
             from phoenix_models.data import generate_demo_world
 
             self.world = generate_demo_world(world_config())
         paths = DemoPaths(options.state or var_dir() / "demo")
-        need_models = any(
-            component.registered_name == "phoenix"
-            for pipeline in pipelines
-            for component in pipeline.components()
-        )
+        need_models = needs_models(pipelines)
         resources = build_resources(
             self.world,
             paths,

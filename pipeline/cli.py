@@ -27,7 +27,7 @@ from pipeline.inputs import QUERY_LIMITS, load_json, preview, shorten
 from pipeline.logging import LogFormat, configure_logging
 from pipeline.recipe import load_recipe
 from pipeline.registry import registered
-from pipeline.report import print_result, result_to_dict
+from pipeline.report import parse_id, print_result, result_to_dict
 from pipeline.text import literal, markup_safe, printable
 
 COMMANDS_GROUP = "feedmixer.commands"
@@ -172,12 +172,12 @@ def run(
             if as_json:
                 payload = result_to_dict(result)
                 if explain is not None:
-                    payload["explain"] = result.explain(_parse_id(explain))
+                    payload["explain"] = result.explain(parse_id(explain))
                 typer.echo(json.dumps(payload))
                 return
             print_result(result, console)
             if explain is not None:
-                console.print(literal(result.explain(_parse_id(explain))), highlight=False)
+                console.print(literal(result.explain(parse_id(explain))), highlight=False)
 
         anyio.run(_execute, pipeline, query_object, show)
 
@@ -216,13 +216,6 @@ async def _execute(pipeline: Pipeline, query: Any, show: Callable[[Any], None]) 
         sys.stdout.flush()
     # leaving the block waited for the side effects, each within its own time limit, so a
     # hanging one delays the exit by at most that limit and never the output above
-
-
-def _parse_id(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 def _mount_plugins() -> None:

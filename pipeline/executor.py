@@ -616,41 +616,32 @@ class _Request(Generic[Q, C]):
             batch = by_component.setdefault(degradation.component, (degradation, []))
             batch[1].append(candidates[row])
         for degradation, removed in by_component.values():
-            self.removals.append(
-                Removals(
-                    degradation.component,
-                    degradation.stage,
-                    removed,
-                    f"on_failure: drop_all, and it failed for these candidates: "
-                    f"{degradation.message}",
-                )
-            )
-            log.warning(
-                "candidates_dropped",
-                component=degradation.component,
-                stage=degradation.stage,
-                count=len(removed),
-            )
+            reason = f"it failed for these candidates: {degradation.message}"
+            self._record_drop(degradation, removed, reason)
         return [c for row, c in enumerate(candidates) if row not in failed]
 
     def _remove_all(self, degradation: Degradation, candidates: list[C]) -> list[C]:
         if candidates:
-            self.removals.append(
-                Removals(
-                    degradation.component,
-                    degradation.stage,
-                    list(candidates),
-                    f"on_failure: drop_all, and it degraded ({degradation.kind}: "
-                    f"{degradation.message})",
-                )
-            )
-            log.warning(
-                "candidates_dropped",
-                component=degradation.component,
-                stage=degradation.stage,
-                count=len(candidates),
-            )
+            reason = f"it degraded ({degradation.kind}: {degradation.message})"
+            self._record_drop(degradation, list(candidates), reason)
         return []
+
+    def _record_drop(self, degradation: Degradation, removed: list[C], reason: str) -> None:
+        """Record candidates a ``drop_all`` component removed, and why."""
+        self.removals.append(
+            Removals(
+                degradation.component,
+                degradation.stage,
+                removed,
+                f"on_failure: drop_all, and {reason}",
+            )
+        )
+        log.warning(
+            "candidates_dropped",
+            component=degradation.component,
+            stage=degradation.stage,
+            count=len(removed),
+        )
 
     def _gate(
         self, components: Sequence[Component], stage: str

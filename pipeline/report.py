@@ -15,22 +15,32 @@ from pipeline.text import literal
 CandidateFields = Callable[[Any], dict[str, Any]]
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-safe version of ``value`` (sets become sorted lists, objects their repr, NaN and
-    infinities ``None``: JSON has no such numbers)."""
+def json_safe(value: Any) -> Any:
+    """A JSON-safe version of ``value`` (sets become sorted lists, numpy scalars Python
+    numbers, other objects their repr, NaN and infinities ``None``: JSON has no such
+    numbers). The CLI's ``--json`` and the HTTP service both answer through it."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, set | frozenset):
-        return sorted((_plain(v) for v in value), key=repr)
+        return sorted((json_safe(v) for v in value), key=repr)
     if hasattr(value, "item"):  # numpy scalars
-        return _plain(value.item())
+        return json_safe(value.item())
     return repr(value)
+
+
+def parse_id(text: str) -> Any:
+    """A candidate id given as text (``--explain``, ``?explain=``): an int when it reads as
+    one, else the text itself."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def final_score(result: PipelineResult, candidate: Any) -> Any:
@@ -48,14 +58,14 @@ def result_to_dict(
     removed (id and filter), degradations and timings (milliseconds per stage)."""
     selected = []
     for candidate in result.selected:
-        entry = {"id": _plain(candidate.id), "score": _plain(final_score(result, candidate))}
+        entry = {"id": json_safe(candidate.id), "score": json_safe(final_score(result, candidate))}
         if candidate_fields:
-            entry.update(_plain(candidate_fields(candidate)))
+            entry.update(json_safe(candidate_fields(candidate)))
         selected.append(entry)
     return {
         "request_id": result.request_id,
         "selected": selected,
-        "removed": [{"id": _plain(r.candidate.id), "filter": r.filter} for r in result.removed],
+        "removed": [{"id": json_safe(r.candidate.id), "filter": r.filter} for r in result.removed],
         "degradations": [d.as_dict() for d in result.degradations],
         "timings": {k: round(v, 3) for k, v in result.timings.stages.items()},
         "component_timings": {k: round(v, 3) for k, v in result.timings.components.items()},

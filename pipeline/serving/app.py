@@ -19,7 +19,6 @@ bounded number of requests at once and refuses the next one at once (503 +
 Every error answer is JSON: ``{"error": code, "message": ...}``.
 """
 
-import math
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ from pipeline.errors import FeedmixerError, RequiredComponentFailed
 from pipeline.executor import DEFAULT_DEADLINE_MS, Pipeline
 from pipeline.graph import to_text
 from pipeline.recipe import load_recipe
-from pipeline.report import final_score
+from pipeline.report import final_score, json_safe, parse_id
 from pipeline.result import PipelineResult
 from pipeline.serving.context import Admission, NotReady, Overloaded, ServiceContext
 from pipeline.serving.metrics import Metrics
@@ -466,28 +465,3 @@ class BodySizeLimit:
                         return
                     break
         await self.app(scope, receive, send)
-
-
-def parse_id(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities as ``None``, sets as sorted lists, numpy scalars as
-    Python numbers (JSON has no such values)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((json_safe(v) for v in value), key=repr)
-    if hasattr(value, "item"):
-        return json_safe(value.item())
-    return repr(value)

@@ -109,8 +109,20 @@ def seed_state(paths: DemoPaths, world: Any, posts: list, say: Say) -> None:
     paths.state.seed(key, build)
 
 
-def open_user_store(path: Path, world: Any, say: Say) -> UserStore:
-    """The demo user store (seeded by :func:`seed_state`), checked for damage."""
+def open_user_store(path: Path, world: Any, say: Say) -> Any:
+    """The demo user store, checked for damage: the SQLite file at ``path`` (seeded by
+    :func:`seed_state`), or the store named by ``$FEEDMIXER_USER_STORE`` when it is set (a
+    URL, :mod:`components.stores.open`; a Redis store is seeded here from ``world``, once
+    for all the replicas that share it)."""
+    from components.stores.open import USER_STORE_ENV, is_redis_url
+    from components.stores.open import open_user_store as open_url
+
+    url = os.environ.get(USER_STORE_ENV)
+    if url:
+        store = open_url(url)
+        if is_redis_url(url) and store.seed(world_key(world), lambda s: load_user_store(s, world)):
+            say(f"loaded the demo world into the user store at {url}")
+        return store
     try:
         store = UserStore(path)
         store.verify()

@@ -35,22 +35,22 @@ def _start(binary: str, folder: Path, port: int | None = None) -> tuple[subproce
     ``folder``. A free port is picked before the server binds it, so a lost race is retried
     on another."""
     for _ in range(1 if port else 3):
-        port = port or _free_port()
-        log = (folder / f"redis-{port}.log").open("wb")
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        chosen = port or _free_port()
+        with (folder / f"redis-{chosen}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [binary, "--port", str(chosen), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + 10
         while process.poll() is None and time.monotonic() < deadline:
-            if _answers_ping(port):
-                return process, port
+            if _answers_ping(chosen):
+                return process, chosen
             time.sleep(0.05)
         process.kill()
         process.wait()
-    detail = (folder / f"redis-{port}.log").read_text(errors="replace")[-2000:]
+    detail = (folder / f"redis-{chosen}.log").read_text(errors="replace")[-2000:]
     raise RuntimeError(f"redis-server ({binary}) did not start: {detail}")
 
 

@@ -1,14 +1,19 @@
 """Names of the shared objects components take from ``resources`` in ``warm_up``.
 
-Stores and models are built once by the application (``components.demo.build_resources``
-for the demo world, or your own code) and passed to ``load_recipe(..., resources=...)``.
-Components never build them from params: params stay plain data.
+A component declares the keys it takes (``needs = {THUNDER}``, see
+:mod:`pipeline.component`), so an application learns what a recipe needs before building
+anything (``load_recipe(path).needs``), builds each of those once and passes them to
+``load_recipe(..., resources=...)``: :func:`components.demo.build_resources` does so for
+the demo world, for ``feedmixer demo`` and ``feedmixer serve`` alike. Components never
+build them from params: params stay plain data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from pipeline import MissingResource
 
 USER_STORE = "user_store"
 """A :class:`components.stores.UserStore`."""
@@ -27,13 +32,20 @@ optionally ``warm_up()`` to compile ahead of requests (see
 :class:`components.phoenix.PhoenixRanking`)."""
 
 
+MODELS = frozenset({RANKER, RETRIEVAL})
+"""The keys whose objects load the Phoenix models (JAX): built only when a recipe needs one."""
+ALL = frozenset({USER_STORE, THUNDER, POSTS, AUTHORS, RETRIEVAL, RANKER})
+"""Every For-You resource."""
+
+
 def require(resources: Mapping[str, Any], key: str, component: str) -> Any:
     """``resources[key]``, or an error saying which component needs it and how to provide it."""
     try:
         return resources[key]
     except KeyError:
-        raise LookupError(
-            f"component {component!r} needs resources[{key!r}]; pass it to "
-            f"load_recipe(..., resources={{{key!r}: ...}}) (components.demo.build_resources() "
-            f"builds every For-You resource for the demo world). Present: {sorted(resources)}"
+        raise MissingResource(
+            component,
+            [key],
+            resources,
+            " (components.demo.build_resources() builds every For-You resource for the demo world)",
         ) from None

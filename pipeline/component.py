@@ -14,6 +14,12 @@ A component is a small class with one job. It subclasses exactly one stage base
   runs upstream.
 * ``query_reads`` — query fields a candidate-stage component needs (checked the same way).
 * ``enable(query)`` — a per-request gate; a disabled component is skipped, not degraded.
+* ``needs`` — the keys of the shared resources (stores, models, indexes) ``warm_up`` takes
+  from ``resources``. The application reads them before building anything
+  (``load_recipe(path).needs``), builds each resource once and passes them all to
+  ``load_recipe(..., resources=...)``; the executor checks them before ``warm_up`` and a
+  missing one degrades the component with a :class:`~pipeline.errors.MissingResource`
+  naming it and the key.
 * ``warm_up(resources)`` — heavy setup (open stores, load models), run once before the first
   request, never in ``__init__``. ``resources`` is the mapping given to the pipeline.
 * ``close()`` — release what ``warm_up`` acquired.
@@ -41,6 +47,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.errors import ComponentDefinitionError
 from pipeline.policy import FailurePolicy, policy_problem, resolve_policy
 from pipeline.threads import DEFAULT_INLINE_MAX_MS, DEFAULT_THREADS_PER_COMPONENT, SyncRunner
 
@@ -63,6 +70,7 @@ class Component(Generic[Q, C]):
     reads: ClassVar[frozenset[str]] = frozenset()
     writes: ClassVar[frozenset[str]] = frozenset()
     query_reads: ClassVar[frozenset[str]] = frozenset()
+    needs: ClassVar[frozenset[str]] = frozenset()
     run_in_thread: ClassVar[bool] = False
     max_threads: ClassVar[int] = DEFAULT_THREADS_PER_COMPONENT
     inline_max_ms: ClassVar[float] = DEFAULT_INLINE_MAX_MS
@@ -74,8 +82,14 @@ class Component(Generic[Q, C]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attr in ("reads", "writes", "query_reads"):
-            setattr(cls, attr, frozenset(getattr(cls, attr)))
+        for attr in ("reads", "writes", "query_reads", "needs"):
+            names = getattr(cls, attr)
+            if isinstance(names, str):  # frozenset("thunder") would be its letters
+                raise ComponentDefinitionError(
+                    f"{cls.__name__}.{attr} must be a set of names, got the string {names!r}; "
+                    f"write {attr} = {{{names!r}}}"
+                )
+            setattr(cls, attr, frozenset(names))
         for base in cls.__dict__.get("__orig_bases__", ()):
             origin = typing.get_origin(base)
             if isinstance(origin, type) and issubclass(origin, Component):

@@ -8,6 +8,7 @@ one type at the boundary::
     ├── InputError (ValueError)     an input file is too large, too deep, binary, or not UTF-8
     ├── ComponentDefinitionError    a component class breaks the contract at registration time
     ├── UnknownComponentError       a recipe names a component that is not registered
+    ├── MissingResource (LookupError) a component's declared resource was not provided
     ├── ContractViolation           a component's output breaks the stage contract (testing kit)
     └── RequiredComponentFailed     a component with ``on_failure: fail`` (``required``) degraded
         └── DeadlineExceeded        the request deadline cut off such a component
@@ -18,6 +19,7 @@ the result (:class:`pipeline.result.Degradation`, and ``drop_all``'s removals).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -101,6 +103,26 @@ class UnknownComponentError(FeedmixerError, KeyError):
                 f"no component registered as {name!r}.{hint} Expected one of: {', '.join(known)}"
             )
         super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MissingResource(FeedmixerError, LookupError):
+    """A component needs shared resources (``Component.needs``) that the application did not
+    pass to ``load_recipe(..., resources=...)``. ``hint`` may say what builds them."""
+
+    def __init__(
+        self, component: str, keys: Sequence[str], present: Iterable[str], hint: str = ""
+    ) -> None:
+        self.component = component
+        self.keys = tuple(keys)
+        wanted = ", ".join(f"resources[{key!r}]" for key in self.keys)
+        example = ", ".join(f"{key!r}: ..." for key in self.keys)
+        super().__init__(
+            f"component {component!r} needs {wanted}; pass it to load_recipe(..., "
+            f"resources={{{example}}}){hint}. Present: {sorted(present)}"
+        )
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -42,7 +42,7 @@ from pipeline.contract import (
     check_query_output,
     check_selection,
 )
-from pipeline.errors import DeadlineExceeded, RequiredComponentFailed
+from pipeline.errors import DeadlineExceeded, MissingResource, RequiredComponentFailed
 from pipeline.filter import Filter
 from pipeline.guard import Outcome, call_hook, guarded_call
 from pipeline.hydrator import Hydrator
@@ -135,6 +135,12 @@ class Pipeline(Generic[Q, C]):
             *self.side_effects,
         ]
 
+    @property
+    def needs(self) -> frozenset[str]:
+        """The keys of the shared resources its components declare (``Component.needs``):
+        what the application builds before ``load_recipe(..., resources=...)``."""
+        return frozenset().union(*(component.needs for component in self.components()))
+
     def warnings(self) -> list[str]:
         """What is legal but likely a mistake (``feedmixer validate`` prints these): a
         component that fails the request (``on_failure: fail``) with no time bound of its own
@@ -192,6 +198,9 @@ class Pipeline(Generic[Q, C]):
                 return
             for component in self.components():
                 try:
+                    missing = component.needs - self.resources.keys()
+                    if missing:
+                        raise MissingResource(component.name, sorted(missing), self.resources)
                     await call_hook(component, "warm_up", self.resources)
                 except Exception as exc:
                     # Degrade, don't crash: the component is skipped (or drops the candidates,

@@ -16,6 +16,7 @@ class AuthorInfoHydrator(Hydrator[ForYouQuery, PostCandidate]):
     unknown author keeps ``None`` (display falls back to the id)."""
 
     writes = {"author_handle", "author_followers"}
+    needs = {AUTHORS}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.authors = require(resources, AUTHORS, self.name)

@@ -31,6 +31,7 @@ class CoreDataHydrator(Hydrator[ForYouQuery, PostCandidate]):
         max_ancestors: int = Field(8, ge=0, description="reply-chain depth followed")
 
     writes = CORE_DATA_FIELDS
+    needs = {POSTS}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.catalog = require(resources, POSTS, self.name)

@@ -16,6 +16,7 @@ class VideoDurationHydrator(Hydrator[ForYouQuery, PostCandidate]):
     the stand-in for X's media service."""
 
     writes = {"video_duration_s"}
+    needs = {POSTS}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.catalog = require(resources, POSTS, self.name)

@@ -17,6 +17,7 @@ class VisibilityHydrator(Hydrator[ForYouQuery, PostCandidate]):
     catalog no longer holds keeps ``None``, which the visibility filter treats as unsafe."""
 
     writes = {"safety_labels"}
+    needs = {POSTS}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.catalog = require(resources, POSTS, self.name)

@@ -65,6 +65,7 @@ class EngagementHistory(QueryHydrator[ForYouQuery, PostCandidate]):
 
     writes = {"engagement_history"}
     run_in_thread = True
+    needs = {USER_STORE}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, USER_STORE, self.name)

@@ -26,6 +26,7 @@ class Impressions(QueryHydrator[ForYouQuery, PostCandidate]):
 
     writes = {"impression_bloom_filters"}
     run_in_thread = True
+    needs = {USER_STORE}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, USER_STORE, self.name)

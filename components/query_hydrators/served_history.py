@@ -23,6 +23,7 @@ class ServedHistory(QueryHydrator[ForYouQuery, PostCandidate]):
 
     writes = {"served_ids"}
     run_in_thread = True
+    needs = {USER_STORE}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, USER_STORE, self.name)

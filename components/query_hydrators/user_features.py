@@ -22,6 +22,7 @@ class UserFeatures(QueryHydrator[ForYouQuery, PostCandidate]):
 
     writes = {"following", "blocked", "muted", "blocked_by", "muted_keywords", "safety"}
     run_in_thread = True
+    needs = {USER_STORE}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, USER_STORE, self.name)

@@ -16,6 +16,7 @@ class RecordServed(SideEffect[ForYouQuery, PostCandidate]):
     ``served_history`` query hydrator reads them back on the next request."""
 
     run_in_thread = True
+    needs = {USER_STORE}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, USER_STORE, self.name)

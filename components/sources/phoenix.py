@@ -35,6 +35,7 @@ class PhoenixSource(Source[ForYouQuery, PostCandidate]):
     query_reads = {"engagement_history", "seen_ids", "following"}
     writes = {"retrieval_score"}
     run_in_thread = True
+    needs = {RETRIEVAL}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.retrieval = require(resources, RETRIEVAL, self.name)

@@ -31,6 +31,7 @@ class ThunderSource(Source[ForYouQuery, PostCandidate]):
     query_reads = {"following", "seen_ids"}
     writes = CORE_FIELDS
     run_in_thread = True
+    needs = {THUNDER}
 
     def warm_up(self, resources: Mapping[str, Any]) -> None:
         self.store = require(resources, THUNDER, self.name)

@@ -40,7 +40,9 @@ def load_recipe(
             applied after the recipe's own ``set:`` block.
         plugins: module names to import first, so components they ``@register`` can be used.
             This is the only way a module outside installed packages gets imported.
-        resources: shared objects (stores, models) handed to every component's ``warm_up``.
+        resources: shared objects (stores, models) handed to every component's ``warm_up``:
+            the keys its components declare (``Component.needs``), which
+            ``load_recipe(path).needs`` tells before any of them is built.
         recipe_root: a second folder ``extends`` may reach into (default: the
             ``FEEDMIXER_RECIPE_ROOT`` environment variable, if set).
 

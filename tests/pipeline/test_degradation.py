@@ -513,6 +513,44 @@ async def test_required_component_whose_warm_up_fails_fails_the_request() -> Non
         await pipeline.execute(QUERY)
 
 
+class NeedsStore(Filter[ToyQuery, ToyItem]):
+    """Drops everything once warmed up with its declared store."""
+
+    needs = {"store"}
+
+    def warm_up(self, resources: Any) -> None:
+        self.store = resources["store"]
+
+    def filter(self, query: ToyQuery, candidates: list[ToyItem]) -> FilterResult[ToyItem]:
+        return FilterResult([], removed=list(candidates))
+
+
+@on_both_backends
+async def test_component_whose_declared_resource_is_missing_is_skipped_naming_the_key() -> None:
+    pipeline = toy_pipeline(filters=[NeedsStore(name="needs_store")], resources={"other": 1})
+    result = await pipeline.execute(QUERY)
+    assert result.selected  # skipped: its warm_up never ran
+    (degradation,) = [d for d in result.degradations if d.component == "needs_store"]
+    assert "MissingResource: component 'needs_store' needs resources['store']" in (
+        degradation.message
+    )
+    assert "Present: ['other']" in degradation.message
+
+
+@on_both_backends
+async def test_required_component_whose_declared_resource_is_missing_fails_the_request() -> None:
+    pipeline = toy_pipeline(filters=[NeedsStore(name="needs_store", required=True)])
+    with pytest.raises(RequiredComponentFailed, match=r"needs resources\['store'\]"):
+        await pipeline.execute(QUERY)
+
+
+@on_both_backends
+async def test_component_gets_its_declared_resource() -> None:
+    pipeline = toy_pipeline(filters=[NeedsStore(name="needs_store")], resources={"store": 1})
+    result = await pipeline.execute(QUERY)
+    assert not result.selected and not result.degradations
+
+
 @on_both_backends
 async def test_numpy_array_columns_are_applied_as_plain_numbers() -> None:
     import numpy as np

@@ -469,6 +469,23 @@ async def test_warm_up_runs_once_with_the_pipelines_resources_and_close_on_aclos
     assert calls == [("warm_up", {"store": "s"}), ("close", None)]
 
 
+def test_needs_is_every_resource_its_components_declare() -> None:
+    class Store(Source[ToyQuery, ToyItem]):
+        needs = {"store"}
+
+        def get_candidates(self, query: ToyQuery) -> list[ToyItem]:
+            return []
+
+    class Index(Source[ToyQuery, ToyItem]):
+        needs = {"index", "store"}
+
+        def get_candidates(self, query: ToyQuery) -> list[ToyItem]:
+            return []
+
+    assert Pipeline("t", sources=[Store(), Index()]).needs == {"store", "index"}
+    assert Pipeline("t").needs == frozenset()
+
+
 @on_both_backends
 async def test_request_id_is_kept_on_the_result() -> None:
     result = await Pipeline("t").execute(ToyQuery(1), request_id="req-1")

@@ -59,6 +59,22 @@ def test_registering_a_class_that_is_not_a_component_fails() -> None:
                 return candidates
 
 
+@pytest.mark.parametrize("attr", ["needs", "reads", "writes", "query_reads"])
+def test_a_name_set_written_as_one_string_fails_where_it_is_written(attr: str) -> None:
+    with pytest.raises(ComponentDefinitionError, match=f"{attr} = {{'thunder'}}"):
+        type("OneString", (Filter,), {attr: "thunder"})
+
+
+def test_declared_needs_are_readable_from_the_class_without_building_it() -> None:
+    class NeedsStore(Filter):
+        needs = ["store", "store", "index"]
+
+        def filter(self, query: Any, candidates: Sequence[Any]) -> FilterResult:
+            return FilterResult(list(candidates))
+
+    assert NeedsStore.needs == frozenset({"store", "index"})
+
+
 def test_registering_a_component_of_no_stage_fails() -> None:
     with pytest.raises(ComponentDefinitionError, match="exactly one stage base"):
 

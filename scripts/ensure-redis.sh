@@ -2,7 +2,8 @@
 # Make sure a `redis-server` binary is on PATH, for the tests marked `redis` (they start
 # their own server on a free loopback port; nothing is left running). Installs the
 # distribution's package with apt-get when run as root (or with sudo); otherwise it says
-# how and exits 0, so the tests still run and the Redis ones skip, naming the reason.
+# how and exits 0 (also when the install fails), so `make test` still runs and the Redis
+# tests skip, naming the reason.
 set -euo pipefail
 
 if command -v redis-server >/dev/null 2>&1; then
@@ -19,10 +20,14 @@ if command -v apt-get >/dev/null 2>&1; then
     if [ "$SUDO" != "unavailable" ]; then
         echo "ensure-redis: installing redis-server with apt-get" >&2
         export DEBIAN_FRONTEND=noninteractive
+        # a failed install (no network, a locked dpkg) falls through to the message below
         $SUDO apt-get install -y --no-install-recommends redis-server >/dev/null \
             || { $SUDO apt-get update -qq && \
-                 $SUDO apt-get install -y --no-install-recommends redis-server >/dev/null; }
-        command -v redis-server >/dev/null 2>&1 && exit 0
+                 $SUDO apt-get install -y --no-install-recommends redis-server >/dev/null; } \
+            || true
+        if command -v redis-server >/dev/null 2>&1; then
+            exit 0
+        fi
     fi
 fi
 cat >&2 <<'MSG'

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/feedmixer demo
+	$(BIN)/feedmixer demo --state var/demo  # state beside the checkout (installed: per-user)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected

@@ -1,7 +1,9 @@
 """``feedmixer demo``: serve the For-You feed of the demo world and show why it looks so.
 
-Mounted by the lead's CLI through the ``feedmixer.commands`` entry point. JAX loads only
-when the chosen recipe ranks or retrieves.
+Mounted by the lead's CLI through the ``feedmixer.commands`` entry point. A thin client of
+the service's machinery: :meth:`components.service.ForYouService.open` builds the
+resources the recipe declares (JAX loads only when it ranks or retrieves), then one
+request runs.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,19 +21,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from components.demo import (
-    REPO_ROOT,
-    DemoPaths,
-    build_resources,
-    close_resources,
-    demo_query,
-    needs_models,
-    var_dir,
-)
+from components.assets import recipe as shipped_recipe
+from components.demo import DemoPaths, demo_query, state_dir
 from components.filters.age import Age
 from components.models import ACTIONS, PostCandidate
 
-DEFAULT_RECIPE = REPO_ROOT / "recipes" / "for_you.yaml"
 COLD_DEADLINE_MS = 60_000
 
 
@@ -38,7 +33,15 @@ def demo(
     user: Annotated[
         int | None, typer.Option("--user", help="viewer id (default: a well-connected user)")
     ] = None,
-    recipe: Annotated[Path, typer.Option("--recipe", help="recipe file")] = DEFAULT_RECIPE,
+    recipe: Annotated[
+        Path | None, typer.Option("--recipe", help="recipe file (default: the shipped for_you)")
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state", help="runtime state folder (default: $FEEDMIXER_VAR/demo or per-user)"
+        ),
+    ] = None,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="start from a clean store (no served history)")
     ] = False,
@@ -55,7 +58,13 @@ def demo(
     console = Console(stderr=as_json)
     try:
         output = asyncio.run(
-            serve(user, recipe, fresh, say=lambda m: console.print(m, style="dim", markup=False))
+            serve(
+                user,
+                recipe or shipped_recipe("for_you"),
+                fresh,
+                say=lambda m: console.print(m, style="dim", markup=False),
+                state=state,
+            )
         )
     except Exception as exc:  # a clear message, not a traceback, for a user's bad input
         from pipeline import FeedmixerError
@@ -79,34 +88,43 @@ def demo(
             wide.print(f"  {line}", markup=False, highlight=False)
 
 
-async def serve(user: int | None, recipe: Path, fresh: bool, say, models=None) -> dict[str, Any]:
-    """Build (or reuse) the demo state, run one request, return the result and its JSON."""
-    from phoenix_models.data import generate_demo_world
+async def serve(
+    user: int | None,
+    recipe: Path,
+    fresh: bool,
+    say: Callable[[str], None],
+    models: tuple[Any, Any] | None = None,
+    state: Path | None = None,
+) -> dict[str, Any]:
+    """Build (or reuse) the demo state the recipe needs, run one request, return the result
+    and its JSON."""
+    from components.service import ForYouService
     from pipeline import load_recipe
     from pipeline.report import result_to_dict
+    from pipeline.serving import ServeOptions
 
-    pipeline = load_recipe(recipe)
-    world = generate_demo_world()
-    paths = DemoPaths(var_dir() / "demo")
+    paths = DemoPaths(state or state_dir())
     if fresh:
         paths.reset()
-    resources = build_resources(
-        world, paths, need_models=needs_models([pipeline]), say=say, models=models
-    )
-    if user is None:
-        from components.world import default_viewer
-
-        user = default_viewer(world)
-    elif not 1 <= user <= world.config.n_users:
-        raise ValueError(f"--user must be a demo-world user id in [1, {world.config.n_users}]")
-    pipeline.resources = resources
+    service = ForYouService(models=models, say=say)
+    # A one-shot process compiles only the one candidate count its request uses.
+    options = ServeOptions(state=paths.root, warm_up_candidates=0)
+    resources = service.open([load_recipe(recipe)], options)
     try:
+        world = service.world
+        if user is None:
+            from components.world import default_viewer
+
+            user = default_viewer(world)
+        elif not 1 <= user <= world.config.n_users:
+            raise ValueError(f"--user must be a demo-world user id in [1, {world.config.n_users}]")
+        pipeline = load_recipe(recipe, resources=resources)
         async with pipeline:
             # A one-shot process compiles the models on its first request, so the demo
             # allows it more than the recipe's serving deadline.
             result = await pipeline.execute(demo_query(world, user), deadline_ms=COLD_DEADLINE_MS)
     finally:
-        close_resources(resources)
+        service.close()
     query = result.query
     score_field = pipeline.selector.params.score_field if pipeline.selector else "score"
     age = next((f for f in pipeline.filters if isinstance(f, Age)), None)

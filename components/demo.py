@@ -1,7 +1,8 @@
 """The demo: the embedded world turned into running stores, models and a served feed.
 
-Everything the first run builds lives under ``var/demo/`` (or ``$FEEDMIXER_VAR/demo``) and
-is reused by the next run: the SQLite user store (with its served history), the Thunder
+Everything the first run builds lives in the state folder (:func:`state_dir`: ``--state
+DIR``, else ``$FEEDMIXER_VAR/demo``, else ``demo/`` in the per-user data folder) and is
+reused by the next run: the SQLite user store (with its served history), the Thunder
 event log, the corpus embeddings. The first run seeds the store and the log atomically
 (built beside the folder, swapped in whole, under a file lock: see
 :mod:`components.stores.state_folder`), so concurrent first runs seed once and a killed one
@@ -9,25 +10,26 @@ leaves nothing half-written. ``fresh=True`` deletes the user store and the event
 served history starts empty. A damaged store or log raises :class:`StateCorrupt` naming
 the file (and line) and how to recover.
 
-Models: the demo checkpoints under ``checkpoints/demo/{ranker,retrieval}`` (committed, made
-by the project's training command); without them, untrained tiny models stand in and the
-feed says so.
+Only what the recipes need is built (:func:`build_resources` takes their declared
+``needs``): the chronological feed starts without loading a model. Models: the demo
+checkpoints shipped as package data (:func:`components.assets.demo_checkpoints`, made by
+the project's training command from ``checkpoints/demo``); without them, untrained tiny
+models stand in and the feed says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from components import resources as keys
+from components.assets import demo_checkpoints
 from components.models import ForYouQuery
 from components.phoenix import PhoenixRanking, PhoenixRetrieval
-from components.scorers.phoenix import PhoenixScorer
-from components.sources.phoenix import PhoenixSource
 from components.stores.post_catalog import PostCatalog
 from components.stores.state_folder import StateCorrupt, StateFolder
 from components.stores.user_store import UserStore, UserStoreCorrupt
@@ -39,18 +41,19 @@ from components.world import (
     load_user_store,
     posts_from_world,
 )
-from pipeline import Pipeline
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS = REPO_ROOT / "checkpoints" / "demo"
 
 EXACT_SEARCH_MAX = 200_000
 Say = Callable[[str], None]
 
 
-def var_dir() -> Path:
-    """Where runtime state goes: ``$FEEDMIXER_VAR`` or ``var/`` in the repository."""
-    return Path(os.environ.get("FEEDMIXER_VAR", REPO_ROOT / "var"))
+def state_dir() -> Path:
+    """The demo's default state folder: ``$FEEDMIXER_VAR/demo``, else ``demo/`` in the
+    per-user data folder (``~/.local/share/feedmixer`` on Linux), never inside the installed
+    package. ``make demo`` passes ``--state var/demo`` to keep a checkout's state beside it."""
+    from platformdirs import user_data_path
+
+    root = os.environ.get("FEEDMIXER_VAR")
+    return (Path(root) if root else user_data_path("feedmixer")) / "demo"
 
 
 def world_key(world: Any) -> str:
@@ -158,17 +161,18 @@ def _damaged(path: Path, exc: Exception) -> StateCorrupt:
 
 
 def load_models(say: Say) -> tuple[Any, Any, str | None]:
-    """(ranker, retriever, checkpoint fingerprint): the committed demo checkpoints, or
+    """(ranker, retriever, checkpoint fingerprint): the shipped demo checkpoints, or
     untrained tiny models (fingerprint ``None``) when they are missing."""
     from phoenix_models import PhoenixConfig, Ranker, Retriever
 
-    ranker_dir, retrieval_dir = CHECKPOINTS / "ranker", CHECKPOINTS / "retrieval"
+    checkpoints = demo_checkpoints()
+    ranker_dir, retrieval_dir = checkpoints / "ranker", checkpoints / "retrieval"
     if ranker_dir.exists() and retrieval_dir.exists():
         stamp = sorted(
             (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in retrieval_dir.iterdir()
         )
         return Ranker.load(ranker_dir), Retriever.load(retrieval_dir), repr(stamp)
-    say(f"no demo checkpoints under {CHECKPOINTS}: using UNTRAINED tiny models")
+    say(f"no demo checkpoints under {checkpoints}: using UNTRAINED tiny models")
     config = PhoenixConfig.tiny()
     return Ranker.init(config, seed=0), Retriever.init(config, seed=0), None
 
@@ -212,55 +216,51 @@ def build_resources(
     world: Any,
     paths: DemoPaths,
     *,
-    need_models: bool = True,
+    needs: Collection[str] = keys.ALL,
     say: Say = lambda _: None,
     models: tuple[Any, Any] | None = None,
     warm_up_candidates: int = 0,
 ) -> dict[str, Any]:
-    """Every resource the For-You recipes use, for ``world``.
+    """The For-You resources in ``needs`` (the recipes' ``Pipeline.needs``; default: all of
+    them) for ``world``, each built once, plus ``"models_trained"`` (``None`` without models).
 
-    ``models`` overrides the (ranker, retriever) pair (tests pass tiny ones); without
-    ``need_models`` no model is loaded (the chronological recipe needs none).
-    ``warm_up_candidates`` is the largest candidate count the ranker compiles ahead of
-    requests: 0 for a one-shot run (it compiles the one shape it uses), the served sizes
-    for a service.
+    Keys outside :data:`components.resources.ALL` are left for the caller. JAX models load
+    only for :data:`~components.resources.MODELS`; ``models`` overrides the (ranker,
+    retriever) pair (tests pass tiny ones). ``warm_up_candidates`` is the largest candidate
+    count the ranker compiles ahead of requests: 0 for a one-shot run (it compiles the one
+    shape it uses), the served sizes for a service.
     """
+    needs = frozenset(needs)
     posts = posts_from_world(world)
-    seed_state(paths, world, posts, say)
-    resources: dict[str, Any] = {
-        keys.USER_STORE: open_user_store(paths.user_store, world, say),
-        keys.THUNDER: open_thunder(paths.event_log, world, posts, say),
-        keys.POSTS: PostCatalog(posts),
-        keys.AUTHORS: author_directory(world),
-        "models_trained": None,
+    if needs & {keys.USER_STORE, keys.THUNDER}:
+        seed_state(paths, world, posts, say)
+    catalog = PostCatalog(posts)
+    builders: dict[str, Callable[[], Any]] = {
+        keys.USER_STORE: lambda: open_user_store(paths.user_store, world, say),
+        keys.THUNDER: lambda: open_thunder(paths.event_log, world, posts, say),
+        keys.POSTS: lambda: catalog,
+        keys.AUTHORS: lambda: author_directory(world),
     }
-    if need_models:
+    resources: dict[str, Any] = {key: build() for key, build in builders.items() if key in needs}
+    resources["models_trained"] = None
+    if needs & keys.MODELS:
         if models is None:
             ranker, retriever, checkpoint = load_models(say)
         else:
             (ranker, retriever), checkpoint = models, None
-        key = hashlib.sha256(
-            f"{world_key(world)}{retriever.config!r}{checkpoint}".encode()
-        ).hexdigest()[:16]
-        catalog = resources[keys.POSTS]
-        resources[keys.RANKER] = PhoenixRanking(
-            ranker, warm_up_candidates=warm_up_candidates, posts=catalog.get_many
-        )
-        resources[keys.RETRIEVAL] = build_retrieval(
-            retriever, world, paths.corpus(key), say, posts=catalog.get_many
-        )
+        if keys.RANKER in needs:
+            resources[keys.RANKER] = PhoenixRanking(
+                ranker, warm_up_candidates=warm_up_candidates, posts=catalog.get_many
+            )
+        if keys.RETRIEVAL in needs:
+            key = hashlib.sha256(
+                f"{world_key(world)}{retriever.config!r}{checkpoint}".encode()
+            ).hexdigest()[:16]
+            resources[keys.RETRIEVAL] = build_retrieval(
+                retriever, world, paths.corpus(key), say, posts=catalog.get_many
+            )
         resources["models_trained"] = checkpoint is not None
     return resources
-
-
-def needs_models(pipelines: Iterable[Pipeline]) -> bool:
-    """Whether any of ``pipelines`` ranks or retrieves with the Phoenix models (the
-    chronological recipe does neither, so it starts without loading JAX models)."""
-    return any(
-        isinstance(component, PhoenixScorer | PhoenixSource)
-        for pipeline in pipelines
-        for component in pipeline.components()
-    )
 
 
 def demo_query(world: Any, user_id: int) -> ForYouQuery:

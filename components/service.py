@@ -1,10 +1,12 @@
 """The For-You family as a service: ``feedmixer serve`` on the demo state, and live ingestion.
 
 :class:`ForYouService` is the ``for_you`` entry point of ``feedmixer.services``. It builds
-the resources of the For-You recipes once (:func:`components.demo.build_resources`: the
-user store, Thunder rebuilt from its event log, the post catalog, the authors, and the
-Phoenix models compiled for the served candidate counts) and adds ingestion endpoints so
-the feed is live:
+the resources the served recipes declare (``Pipeline.needs``), once, with
+:func:`components.demo.build_resources` -- the user store, Thunder rebuilt from its event
+log, the post catalog, the authors, and the Phoenix models compiled for the served
+candidate counts, models only if a recipe ranks or retrieves -- and adds ingestion
+endpoints so the feed is live (``feedmixer demo`` opens the same resources the same way,
+for one request):
 
 * ``POST /v1/events/posts`` -- create and delete events. An event is acknowledged only
   after it is appended to Thunder's event log (fsynced) *and* applied to Thunder and the
@@ -28,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,6 +38,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import resources as keys
+from components.assets import recipe
 from components.models import ACTIONS, Engagement, ForYouQuery, Post
 from components.thunder.event_log import EventLog, PostEvent
 from pipeline import FeedmixerError, Pipeline, PipelineResult
@@ -43,8 +46,9 @@ from pipeline.serving import FeedService, RequestCodec, ServedCandidate, ServeOp
 
 log = structlog.get_logger("feedmixer.serve")
 
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 FAMILY = ("for_you", "following", "chronological", "discover")
+INGESTION = frozenset({keys.USER_STORE, keys.THUNDER, keys.POSTS})
+"""What the ingestion endpoints write to, whatever the recipes need."""
 WORLD_ENV = "FEEDMIXER_DEMO_WORLD"
 MAX_ID = 2**62  # ids are stored as SQLite and numpy int64
 MAX_BATCH = 1_000
@@ -201,18 +205,25 @@ class ForYouService(FeedService):
     """The For-You recipes on the demo world's state (see the module docstring).
 
     Tests pass a ``world``, tiny ``models`` (ranker, retriever) or a fake ``ranker`` (the
-    ones in :mod:`components.testing`) instead of the committed checkpoints.
+    ones in :mod:`components.testing`) instead of the shipped checkpoints; ``say`` gets
+    start-up's progress messages (default: the service's log).
     """
 
     name = "for_you"
     candidate_model = ServedPost
 
     def __init__(
-        self, *, world: Any = None, models: tuple[Any, Any] | None = None, ranker: Any = None
+        self,
+        *,
+        world: Any = None,
+        models: tuple[Any, Any] | None = None,
+        ranker: Any = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.world = world
         self.models = models
         self.ranker = ranker
+        self.say = say or _say
         self.resources: dict[str, Any] | None = None
         self.event_log: EventLog | None = None
         self._ingest_lock = threading.Lock()  # one batch at a time: check, log, apply
@@ -223,27 +234,26 @@ class ForYouService(FeedService):
         return isinstance(query_type, type) and issubclass(query_type, ForYouQuery)
 
     def default_recipes(self) -> list[Path]:
-        return [RECIPES / f"{name}.yaml" for name in FAMILY]
+        return [recipe(name) for name in FAMILY]
 
     def open(self, pipelines: Sequence[Pipeline], options: ServeOptions) -> Mapping[str, Any]:
-        from components.demo import DemoPaths, build_resources, needs_models, var_dir
+        from components.demo import DemoPaths, build_resources, state_dir
 
         if self.world is None:
             from phoenix_models.data import generate_demo_world
 
             self.world = generate_demo_world(world_config())
-        paths = DemoPaths(options.state or var_dir() / "demo")
-        need_models = needs_models(pipelines)
+        paths = DemoPaths(options.state or state_dir())
+        needs = INGESTION.union(*(pipeline.needs for pipeline in pipelines))
         resources = build_resources(
             self.world,
             paths,
-            need_models=need_models,
-            say=_say,
+            needs=needs,
+            say=self.say,
             models=self.models,
             warm_up_candidates=options.warm_up_candidates,
         )
-        if need_models:
-            self._compile(resources, options)
+        self._compile(resources, options)
         self.event_log = EventLog(paths.event_log)
         _sync_catalog(self.event_log, resources[keys.POSTS])
         self.resources = resources
@@ -319,16 +329,17 @@ class ForYouService(FeedService):
         """Put the serving ranker in place (batching across requests if asked) and compile
         it and the retrieval user tower for the served shapes here, in start-up's worker
         thread, so the pipelines' own ``warm_up`` (on the event loop) finds them compiled."""
-        ranker = self.ranker
-        if ranker is None:
-            ranker = resources[keys.RANKER]  # a PhoenixRanking compiling the served sizes
-            if options.batch_max > 1:
-                from components.batching import BatchingRanking
+        if keys.RANKER in resources:
+            ranker = self.ranker
+            if ranker is None:
+                ranker = resources[keys.RANKER]  # a PhoenixRanking compiling the served sizes
+                if options.batch_max > 1:
+                    from components.batching import BatchingRanking
 
-                ranker = BatchingRanking(ranker, options.batch_max, options.batch_wait_ms)
-        resources[keys.RANKER] = ranker
-        for model in (ranker, resources[keys.RETRIEVAL]):
-            warm_up = getattr(model, "warm_up", None)
+                    ranker = BatchingRanking(ranker, options.batch_max, options.batch_wait_ms)
+            resources[keys.RANKER] = ranker
+        for key in sorted(keys.MODELS & resources.keys()):
+            warm_up = getattr(resources[key], "warm_up", None)
             if warm_up is not None:
                 warm_up()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.demo import DemoPaths, build_resources, close_resources
-from components.resources import THUNDER, USER_STORE
+from components.resources import ALL, MODELS, THUNDER, USER_STORE
 from components.stores.state_folder import StateCorrupt
 from components.thunder import event_log
 from components.world import default_viewer, posts_from_world
@@ -29,7 +29,7 @@ def world():
 
 def _open(world, paths: DemoPaths) -> tuple[int, int]:
     """(posts in Thunder, accounts the default viewer follows) after opening the state."""
-    resources = build_resources(world, paths, need_models=False)
+    resources = build_resources(world, paths, needs=ALL - MODELS)
     try:
         following = resources[USER_STORE].following(default_viewer(world))
         return len(resources[THUNDER]), len(following)
@@ -133,13 +133,13 @@ def test_damaged_state_gives_one_message_naming_the_file_and_the_way_out(world, 
 
 
 def test_fresh_forgets_served_history_and_keeps_the_state_usable(world, seeded):
-    resources = build_resources(world, seeded, need_models=False)
+    resources = build_resources(world, seeded, needs=ALL - MODELS)
     resources[USER_STORE].record_served(1, [5, 6], served_at=1.0)
     close_resources(resources)
 
     seeded.reset()
 
-    resources = build_resources(world, seeded, need_models=False)
+    resources = build_resources(world, seeded, needs=ALL - MODELS)
     try:
         assert resources[USER_STORE].served_ids(1) == frozenset()
         assert len(resources[THUNDER]) > 0
@@ -148,9 +148,9 @@ def test_fresh_forgets_served_history_and_keeps_the_state_usable(world, seeded):
 
 
 def test_a_database_in_use_is_never_deleted_by_a_second_run(world, seeded):
-    first = build_resources(world, seeded, need_models=False)
+    first = build_resources(world, seeded, needs=ALL - MODELS)
     try:
-        second = build_resources(world, seeded, need_models=False)  # a second process's run
+        second = build_resources(world, seeded, needs=ALL - MODELS)  # a second process's run
         close_resources(second)
         first[USER_STORE].record_served(1, [5], served_at=1.0)  # no "disk I/O error"
         assert first[USER_STORE].served_ids(1) == frozenset({5})

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from components.demo import DemoPaths, build_resources, close_resources
 from components.keywords import KeywordMatcher
 from components.models import ForYouQuery
-from components.resources import POSTS, THUNDER, USER_STORE
+from components.resources import ALL, MODELS, POSTS, THUNDER, USER_STORE
 from components.world import default_viewer
 from pipeline import load_recipe
 from pipeline.testing.faults import InjectedFault
@@ -89,7 +89,7 @@ def world():
 @pytest.fixture(scope="module")
 def setup(world, tmp_path_factory):
     resources = build_resources(
-        world, DemoPaths(tmp_path_factory.mktemp("demo")), need_models=False
+        world, DemoPaths(tmp_path_factory.mktemp("demo")), needs=ALL - MODELS
     )
     viewer = Viewer(world, resources[USER_STORE], resources[THUNDER])
     yield world, resources, viewer

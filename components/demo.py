@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,12 @@ from components.world import (
 )
 
 EXACT_SEARCH_MAX = 200_000
+STREAM_PAGE = 1_000
+EVENT_STREAM = "event_stream"
+"""Resource key (outside :data:`components.resources.ALL`): the
+:class:`~components.thunder.redis_stream.StreamFollower` feeding Thunder when the user
+store is in Redis; its ``event_log`` is where ingestion appends; stopped by
+:func:`close_resources`."""
 Say = Callable[[str], None]
 
 
@@ -152,6 +158,52 @@ def open_thunder(path: Path, world: Any, posts: list, say: Say) -> ThunderStore:
     return store
 
 
+def shared_stream_url() -> str | None:
+    """The Redis URL of ``$FEEDMIXER_USER_STORE`` when it names one: then Thunder is fed by
+    the post-event stream on that server (shared by every replica), not the local log."""
+    from components.stores.open import USER_STORE_ENV, is_redis_url
+
+    url = os.environ.get(USER_STORE_ENV)
+    return url if url and is_redis_url(url) else None
+
+
+def follow_stream(
+    url: str, world: Any, posts: list, catalog: PostCatalog, say: Say
+) -> tuple[ThunderStore, Any]:
+    """Thunder fed by the post-event stream at ``url``, as each of X's Thunder replicas
+    consumes Kafka: the world's posts are appended first (the stream skips the ones it
+    holds, so replicas starting together append them once), the stream is replayed, then
+    followed in a thread. Every applied batch also updates ``catalog``, so posts ingested
+    through another replica are hydrated here. Returns (store, follower)."""
+    from components.stores.open import open_event_stream
+    from components.thunder.redis_stream import StreamFollower
+
+    stream = open_event_stream(url)
+    events = create_events(posts)
+    appended = sum(
+        len(stream.append(events[start : start + STREAM_PAGE]))
+        for start in range(0, len(events), STREAM_PAGE)
+    )
+    if appended:
+        say(f"appended {appended} of the demo world's post events to the stream at {url}")
+    store = ThunderStore(clock=lambda: float(world.now))
+    follower = StreamFollower(stream, store, also=lambda batch: _to_catalog(batch, store, catalog))
+    stats = follower.catch_up()
+    say(f"Thunder: replayed {stats.events} stream events, {len(store)} posts in retention")
+    follower.start()
+    return store, follower
+
+
+def _to_catalog(events: Sequence[Any], thunder: ThunderStore, catalog: PostCatalog) -> None:
+    """Apply stream events to the catalog as Thunder took them: a deleted post stays out."""
+    catalog.put_many(
+        e.post for e in events if e.post is not None and not thunder.is_deleted(e.post_id)
+    )
+    for event in events:
+        if event.post is None:
+            catalog.delete(event.post_id)
+
+
 def _damaged(path: Path, exc: Exception) -> StateCorrupt:
     root = path.parent.parent if path.parent.name == "thunder" else path.parent
     return StateCorrupt(
@@ -232,7 +284,8 @@ def build_resources(
     """
     needs = frozenset(needs)
     posts = posts_from_world(world)
-    if needs & {keys.USER_STORE, keys.THUNDER}:
+    stream_url = shared_stream_url()
+    if needs & {keys.USER_STORE, keys.THUNDER} and stream_url is None:
         seed_state(paths, world, posts, say)
     catalog = PostCatalog(posts)
     builders: dict[str, Callable[[], Any]] = {
@@ -241,7 +294,14 @@ def build_resources(
         keys.POSTS: lambda: catalog,
         keys.AUTHORS: lambda: author_directory(world),
     }
-    resources: dict[str, Any] = {key: build() for key, build in builders.items() if key in needs}
+    resources: dict[str, Any] = {}
+    if keys.THUNDER in needs and stream_url is not None:
+        resources[keys.THUNDER], resources[EVENT_STREAM] = follow_stream(
+            stream_url, world, posts, catalog, say
+        )
+    for key, build in builders.items():
+        if key in needs and key not in resources:
+            resources[key] = build()
     resources["models_trained"] = None
     if needs & keys.MODELS:
         if models is None:
@@ -269,6 +329,10 @@ def demo_query(world: Any, user_id: int) -> ForYouQuery:
 
 
 def close_resources(resources: Mapping[str, Any]) -> None:
+    follower = resources.get(EVENT_STREAM)
+    if follower is not None:
+        follower.stop()
+        follower.event_log.close()
     store = resources.get(keys.USER_STORE)
     if store is not None:
         store.close()

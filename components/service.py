@@ -9,8 +9,9 @@ endpoints so the feed is live (``feedmixer demo`` opens the same resources the s
 for one request):
 
 * ``POST /v1/events/posts`` -- create and delete events. An event is acknowledged only
-  after it is appended to Thunder's event log (fsynced) *and* applied to Thunder and the
-  post catalog, so an acknowledged post survives ``kill -9``: the next start replays it.
+  after it is appended to Thunder's event log (fsynced, or to the shared Redis stream)
+  *and* applied to Thunder and the post catalog, so an acknowledged post survives
+  ``kill -9``: the next start replays it.
   Idempotent by post id: a create for a post Thunder or the catalog already holds (or that
   was deleted), or a second delete, is a duplicate and is not logged again.
 * ``POST /v1/events/engagements`` -- a viewer's actions on posts, written to the user
@@ -206,7 +207,14 @@ class ForYouService(FeedService):
 
     Tests pass a ``world``, tiny ``models`` (ranker, retriever) or a fake ``ranker`` (the
     ones in :mod:`components.testing`) instead of the shipped checkpoints; ``say`` gets
-    start-up's progress messages (default: the service's log).
+    start-up's progress messages (default: the service's log). ``remote`` holds resources
+    built elsewhere, used as they are and not built here (on Ray Serve, the ranker and
+    retrieval are other deployments: :mod:`components.ray_serve`).
+
+    With a Redis user store (``$FEEDMIXER_USER_STORE``), posts are ingested into the shared
+    post-event stream on that server and Thunder and the catalog follow it
+    (:func:`components.demo.follow_stream`), so a post ingested by one replica is served by
+    every other.
     """
 
     name = "for_you"
@@ -219,13 +227,15 @@ class ForYouService(FeedService):
         models: tuple[Any, Any] | None = None,
         ranker: Any = None,
         say: Callable[[str], None] | None = None,
+        remote: Mapping[str, Any] | None = None,
     ) -> None:
         self.world = world
         self.models = models
         self.ranker = ranker
         self.say = say or _say
+        self.remote = dict(remote or {})
         self.resources: dict[str, Any] | None = None
-        self.event_log: EventLog | None = None
+        self.event_log: Any = None  # an EventLog, or a RedisEventLog (the shared stream)
         self._ingest_lock = threading.Lock()  # one batch at a time: check, log, apply
 
     # -- FeedService --------------------------------------------------------------------
@@ -237,7 +247,7 @@ class ForYouService(FeedService):
         return [recipe(name) for name in FAMILY]
 
     def open(self, pipelines: Sequence[Pipeline], options: ServeOptions) -> Mapping[str, Any]:
-        from components.demo import DemoPaths, build_resources, state_dir
+        from components.demo import EVENT_STREAM, DemoPaths, build_resources, state_dir
 
         if self.world is None:
             from phoenix_models.data import generate_demo_world
@@ -248,14 +258,18 @@ class ForYouService(FeedService):
         resources = build_resources(
             self.world,
             paths,
-            needs=needs,
+            needs=needs - self.remote.keys(),
             say=self.say,
             models=self.models,
             warm_up_candidates=options.warm_up_candidates,
         )
+        resources.update(self.remote)
         self._compile(resources, options)
-        self.event_log = EventLog(paths.event_log)
-        _sync_catalog(self.event_log, resources[keys.POSTS])
+        if EVENT_STREAM in resources:  # the follower keeps the catalog in step already
+            self.event_log = resources[EVENT_STREAM].event_log
+        else:
+            self.event_log = EventLog(paths.event_log)
+            _sync_catalog(self.event_log, resources[keys.POSTS])
         self.resources = resources
         return resources
 
@@ -383,7 +397,10 @@ class ForYouService(FeedService):
                     else:
                         in_batch.add(("delete", pid))
                         fresh.append(PostEvent.delete(pid, now if event.at is None else event.at))
-            self.event_log.append(fresh)  # durable (fsynced) before anything changes
+            logged = self.event_log.append(fresh)  # durable (fsynced) before any change
+            if logged is not None:  # the shared stream: another replica may have sent some
+                duplicates += len(fresh) - len(logged)
+                fresh = logged
             _apply(fresh, thunder, catalog)
         created = sum(1 for e in fresh if e.kind == "create")
         answer = {

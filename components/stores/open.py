@@ -25,6 +25,7 @@ from pipeline import FeedmixerError
 
 if TYPE_CHECKING:
     from components.stores.redis_user_store import RedisUserStore
+    from components.thunder.redis_stream import RedisEventLog
 
     AnyUserStore: TypeAlias = UserStore | RedisUserStore
 
@@ -55,11 +56,29 @@ def open_user_store(url: str | Path) -> AnyUserStore:
     if parts.scheme in REDIS_SCHEMES:
         from components.stores.redis_user_store import RedisUserStore
 
-        query = dict(parse_qsl(parts.query))
-        prefix = query.pop("prefix", "feedmixer:")
-        plain = urlunsplit(parts._replace(query=urlencode(query)))
+        plain, prefix = _redis_prefix(url)
         return RedisUserStore(plain, prefix=prefix)
     raise FeedmixerError(
         f"{url}: unknown user store URL scheme {parts.scheme!r}; expected "
         "sqlite:///path or redis://host:port/db"
     )
+
+
+def open_event_stream(url: str) -> RedisEventLog:
+    """The post-event stream on the Redis server of the user store at ``url``, under the
+    same prefix (key ``{prefix}post_events``), so replicas that share a user store share
+    the stream too."""
+    from components.thunder.redis_stream import RedisEventLog
+
+    if not is_redis_url(url):
+        raise FeedmixerError(f"{url}: the post-event stream needs a redis:// URL")
+    plain, prefix = _redis_prefix(url)
+    return RedisEventLog(plain, stream=f"{prefix}post_events")
+
+
+def _redis_prefix(url: str) -> tuple[str, str]:
+    """(the URL without ``?prefix=``, the key prefix: default ``feedmixer:``)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    prefix = query.pop("prefix", "feedmixer:")
+    return urlunsplit(parts._replace(query=urlencode(query))), prefix

@@ -37,9 +37,3 @@ MODULES = (
 for _module in MODULES:
     importlib.import_module(_module)
 
-# The Phoenix scorer's declaration, kept beside the class until components/scorers/phoenix.py
-# (being reworked elsewhere) says ``needs = {RANKER}`` itself.
-from components.resources import RANKER  # noqa: E402
-from components.scorers.phoenix import PhoenixScorer  # noqa: E402
-
-PhoenixScorer.needs = frozenset({RANKER})

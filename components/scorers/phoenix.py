@@ -21,6 +21,7 @@ class PhoenixScorer(Scorer[ForYouQuery, PostCandidate]):
     will use, so no request waits seconds for a compilation.
     """
 
+    needs = {RANKER}
     query_reads = {"engagement_history"}
     reads = {"created_at"}
     writes = {"phoenix_scores"}

@@ -219,6 +219,7 @@ class ForYouService(FeedService):
 
     name = "for_you"
     candidate_model = ServedPost
+    ray_app = "components.ray_serve:build_app"
 
     def __init__(
         self,

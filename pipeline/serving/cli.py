@@ -53,8 +53,19 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
     log_format: Annotated[str, typer.Option(help="console or json")] = "console",
     access_log: Annotated[bool, typer.Option(help="log every HTTP request")] = False,
+    engine: Annotated[
+        str, typer.Option(help="uvicorn (one process) or ray (Ray Serve: replicas, see below)")
+    ] = "uvicorn",
+    replicas: Annotated[
+        int, typer.Option(help="with --engine ray: HTTP ingress replicas", min=1)
+    ] = 1,
 ) -> None:
-    """Serve feeds over HTTP: POST /v1/feeds/{recipe}, ingestion, /readyz, /metrics, /docs."""
+    """Serve feeds over HTTP: POST /v1/feeds/{recipe}, ingestion, /readyz, /metrics, /docs.
+
+    With --engine ray the service's Ray Serve application runs instead (the same app as
+    --replicas ingress replicas; the For-You family adds ranker and retrieval deployments;
+    state shared through Redis: docs/scaling.md). --grace-s, --drain-delay-s and
+    --access-log are uvicorn's; Ray Serve drains replicas itself."""
     from pipeline.cli import fail_cleanly
 
     with fail_cleanly():
@@ -73,9 +84,31 @@ def serve(
 
         if log_format not in ("console", "json"):
             raise ValueError(f"--log-format must be console or json, got {log_format!r}")
+        if engine not in ("uvicorn", "ray"):
+            raise ValueError(f"--engine must be uvicorn or ray, got {engine!r}")
         configure_logging(log_level, "json" if log_format == "json" else "console")
         given = [load_recipe(path) for path in recipes or []]
         feed_service, _ = choose_service(service, given)
+        if engine == "ray":
+            if feed_service.ray_app is None:
+                raise FeedmixerError(
+                    f"the {feed_service.name!r} service has no Ray Serve application"
+                )
+            from pipeline.serving.ray_engine import run_on_ray
+
+            args = {
+                "recipes": [str(path.resolve()) for path in recipes or []],
+                "max_in_flight": max_in_flight,
+                "warm_up_candidates": warm_up_candidates,
+                "batch_max": batch_max,
+                "batch_wait_ms": batch_wait_ms,
+                "ingress_replicas": replicas,
+                "log_level": log_level,
+            }
+            if state is not None:
+                args["state"] = str(state.resolve())
+            run_on_ray(feed_service.ray_app, args, host, port, log_level)
+            return
         server: Any = None
 
         def startup_failed(exc: BaseException) -> None:

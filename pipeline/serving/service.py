@@ -82,6 +82,9 @@ class FeedService:
 
     name: ClassVar[str] = "generic"
     candidate_model: ClassVar[type[BaseModel]] = ServedCandidate
+    ray_app: ClassVar[str | None] = None
+    """``module:builder`` of the family's Ray Serve application (``feedmixer serve --engine
+    ray``; :mod:`pipeline.serving.ray_engine`), or ``None``: not served on Ray."""
 
     def handles(self, query_type: type | None) -> bool:
         return False

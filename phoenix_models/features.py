@@ -153,6 +153,32 @@ def content_cross(
     return _project(query * summary[:, None, :].astype(dt), cross.output)
 
 
+def sid_match_weights(cfg: PhoenixConfig) -> jax.Array | None:
+    """``[2L, D]`` projection of the SID-prefix match shares (None unless ``sid_match``)."""
+    if not cfg.sid_match:
+        return None
+    return param("sid_match_projection", (2 * cfg.sid_levels, cfg.emb_size))
+
+
+def sid_match(
+    projection: jax.Array,
+    history_sids: jax.Array,  # [B, S, L] shifted codes, 0 = unknown
+    history_mask: jax.Array,  # [B, S]
+    candidate_sids: jax.Array,  # [B, C, L]
+) -> jax.Array:
+    """[B, C, D]: for each prefix length l, the share of real history slots whose first l
+    SID codes equal the candidate's (and the share's square root, which spreads the small
+    shares a long history gives), projected to the model width. Unknown codes never match.
+    """
+    known = candidate_sids[:, :, None, :] != 0
+    same = (candidate_sids[:, :, None, :] == history_sids[:, None, :, :]) & known  # [B,C,S,L]
+    prefix = jnp.cumprod(same.astype(jnp.float32), axis=-1)
+    weight = history_mask.astype(jnp.float32)[:, None, :, None]  # [B, 1, S, 1]
+    share = jnp.sum(prefix * weight, axis=2) / jnp.maximum(jnp.sum(weight, axis=2), 1.0)
+    features = jnp.concatenate([share, jnp.sqrt(share)], axis=-1)  # [B, C, 2L]
+    return features @ projection
+
+
 def context_feature_weights(cfg: PhoenixConfig, *, with_dwell: bool) -> ContextFeatureWeights:
     """Context input parameters; call inside the model's own module (``phoenix_model``...)."""
     d = cfg.emb_size

@@ -67,6 +67,8 @@ from phoenix_models.features import (
     embed_context,
     hash_table_weights,
     history_content_summary,
+    sid_match,
+    sid_match_weights,
 )
 from phoenix_models.params import param, random_params
 from phoenix_models.transformer import (
@@ -102,6 +104,7 @@ class RankerWeights(NamedTuple):
     continuous_unembeddings: jax.Array  # [D, num_continuous]
     action_bias: jax.Array | None = None  # [A]; absent in X's layout
     cross: ContentCrossWeights | None = None  # content_cross only
+    match: jax.Array | None = None  # [2L, D]; sid_match only
 
 
 class RankerOutput(NamedTuple):
@@ -109,12 +112,20 @@ class RankerOutput(NamedTuple):
     continuous: jax.Array  # [B, C, num_continuous], already through a sigmoid
 
 
+class HistoryCrossInputs(NamedTuple):
+    """What candidate tokens read of the history besides attention."""
+
+    content_summary: jax.Array | None = None  # [B, D] history content (content_cross)
+    sids: jax.Array | None = None  # [B, S, L] semantic IDs (sid_match)
+    mask: jax.Array | None = None  # [B, S] real history slots (sid_match)
+
+
 class RankerContext(NamedTuple):
     """A user context computed once: per-layer K/V and which tokens are real."""
 
     cache: KVCache  # keys/values [L, B, Hkv, T, K]
     mask: jax.Array  # [B, T]
-    content_summary: jax.Array | None = None  # [B, D] history content (content_cross)
+    history: HistoryCrossInputs = HistoryCrossInputs()
 
 
 class _RankerParams(hk.Module):
@@ -134,12 +145,13 @@ class _RankerParams(hk.Module):
             continuous,
             bias,
             content_cross_weights(cfg),
+            sid_match_weights(cfg),
         )
 
 
 def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
     """Create or fetch every ranker parameter (call inside ``hk.transform``)."""
-    context, candidates, final_norm, unembed, continuous, bias, cross = _RankerParams(
+    context, candidates, final_norm, unembed, continuous, bias, cross, match = _RankerParams(
         name=RANKER_MODULE
     )(cfg)
     return RankerWeights(
@@ -152,6 +164,7 @@ def ranker_weights(cfg: PhoenixConfig) -> RankerWeights:
         continuous_unembeddings=continuous,
         action_bias=bias,
         cross=cross,
+        match=match,
     )
 
 
@@ -161,12 +174,27 @@ def _summary(w: RankerWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> jax.Arr
     return history_content_summary(w.context.content, w.cross.history, cfg, ctx)
 
 
+def _cross_inputs(w: RankerWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> HistoryCrossInputs:
+    with_match = w.match is not None
+    return HistoryCrossInputs(
+        content_summary=_summary(w, cfg, ctx),
+        sids=ctx.history_sids if with_match else None,
+        mask=ctx.history_mask if with_match else None,
+    )
+
+
 def _candidate_tokens(
-    w: RankerWeights, cfg: PhoenixConfig, cands: CandidateBatch, summary: jax.Array | None
+    w: RankerWeights, cfg: PhoenixConfig, cands: CandidateBatch, history: HistoryCrossInputs
 ) -> tuple[jax.Array, jax.Array]:
     tokens, mask = embed_candidates(w.tables, w.candidates, cfg, cands)
-    if summary is not None:
-        tokens = tokens + content_cross(w.context.content, w.cross, cfg, cands, summary)
+    if history.content_summary is not None:
+        tokens = tokens + content_cross(
+            w.context.content, w.cross, cfg, cands, history.content_summary
+        )
+    if w.match is not None:
+        tokens = tokens + sid_match(w.match, history.sids, history.mask, cands.sids).astype(
+            tokens.dtype
+        )
     return tokens, mask
 
 
@@ -186,7 +214,7 @@ def forward(w: RankerWeights, cfg: PhoenixConfig, batch: PhoenixBatch) -> Ranker
     """Full masked forward over ``[user, history, candidates]`` (candidate isolation mask)."""
     ctx_tokens, ctx_mask = embed_context(w.tables, w.context, cfg, batch.context)
     cand_tokens, cand_mask = _candidate_tokens(
-        w, cfg, batch.candidates, _summary(w, cfg, batch.context)
+        w, cfg, batch.candidates, _cross_inputs(w, cfg, batch.context)
     )
     c = cand_tokens.shape[1]
     slots = jnp.broadcast_to(jnp.arange(c), cand_mask.shape)
@@ -205,7 +233,7 @@ def encode_context(w: RankerWeights, cfg: PhoenixConfig, ctx: ContextBatch) -> R
     _, cache = transformer(
         w.layers, cfg, tokens, context_attention_mask(cfg, mask), context_positions(cfg, mask)
     )
-    return RankerContext(cache=cache, mask=mask, content_summary=_summary(w, cfg, ctx))
+    return RankerContext(cache=cache, mask=mask, history=_cross_inputs(w, cfg, ctx))
 
 
 def score_candidates(
@@ -216,7 +244,7 @@ def score_candidates(
     slots: jax.Array,  # [B, C] slot index used for default RoPE positions
 ) -> RankerOutput:
     """Score candidates against a cached context (fast path)."""
-    tokens, cand_mask = _candidate_tokens(w, cfg, cands, context.content_summary)
+    tokens, cand_mask = _candidate_tokens(w, cfg, cands, context.history)
     positions = candidate_positions(cfg, cand_mask, slots)
     h = transformer_candidates(
         w.layers, cfg, tokens, context.cache, context.mask, cand_mask, positions

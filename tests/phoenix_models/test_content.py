@@ -22,6 +22,7 @@ from phoenix_models.content import (
     TfidfSvdEncoder,
 )
 from phoenix_models.errors import ConfigError
+from phoenix_models.features import sid_match
 from phoenix_models.ranker import Ranker, ranker_network
 from phoenix_models.retrieval import Retriever, retrieval_network
 from phoenix_models.train import base_rate_logits, with_action_bias
@@ -53,6 +54,7 @@ CONTENT_CFG = PhoenixConfig.tiny(
     media_inputs=True,
     candidate_post_ids=False,
     content_cross=True,
+    sid_match=True,
 )
 
 
@@ -138,6 +140,8 @@ def test_content_config_fields_are_checked():
         PhoenixConfig.tiny(candidate_post_ids=False)
     with pytest.raises(ConfigError, match="content_cross needs content"):
         PhoenixConfig.tiny(content_cross=True)
+    with pytest.raises(ConfigError, match="sid_match needs semantic-ID"):
+        PhoenixConfig.tiny(media_inputs=True, sid_match=True)
     with pytest.raises(ConfigError, match="true or false"):
         PhoenixConfig.from_dict({**CONTENT_CFG.to_dict(), "action_bias": 1})
     assert PhoenixConfig.from_json(CONTENT_CFG.to_json()) == CONTENT_CFG
@@ -183,6 +187,19 @@ def test_ranker_reads_candidate_and_history_content_and_saves_its_content_model(
     np.testing.assert_allclose(loaded.score_user(1, history, [a, b]), probs, atol=1e-6)
     texts, _ = _texts(3, seed=2)
     np.testing.assert_array_equal(loaded.content.sids(texts), content.sids(texts))
+
+
+def test_sid_match_counts_history_slots_sharing_each_prefix_of_the_candidates_sid():
+    history = np.array([[[1, 2], [1, 3], [2, 2], [1, 2]]], np.int32)  # shifted codes
+    mask = np.array([[True, True, True, False]])  # the last slot is padding
+    candidates = np.array([[[1, 2], [2, 5], [0, 2]]], np.int32)  # 0 = unknown never matches
+    eye = np.eye(4, dtype=np.float32)  # the projection passes [share, sqrt(share)] through
+    out = np.asarray(sid_match(eye, history, mask, candidates))
+    np.testing.assert_allclose(out[0, 0], [2 / 3, 1 / 3, np.sqrt(2 / 3), np.sqrt(1 / 3)], rtol=1e-6)
+    np.testing.assert_allclose(out[0, 1], [1 / 3, 0, np.sqrt(1 / 3), 0], rtol=1e-6)
+    np.testing.assert_array_equal(out[0, 2], 0)
+    empty = np.asarray(sid_match(eye, history, np.zeros_like(mask), candidates))
+    np.testing.assert_array_equal(empty, 0)  # no history: no match, and no division by zero
 
 
 def test_candidate_batch_rejects_bad_semantic_ids():

@@ -44,6 +44,8 @@ from components.feed_quality import (
 )
 from components.resources import RANKER
 from components.testing import OracleRanker
+from pipeline.errors import RecipeError
+from pipeline.recipe.layering import parse_override
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 FEED_SIZE = 35
@@ -86,7 +88,12 @@ def sample_viewers(world: Any, count: int, seed: int) -> list[int]:
 
 
 async def serve_arm(
-    arm: Arm, world: Any, resources: dict[str, Any], viewers: list[int], seed: int
+    arm: Arm,
+    world: Any,
+    resources: dict[str, Any],
+    viewers: list[int],
+    seed: int,
+    overrides: dict[str, Any],
 ) -> dict[str, list[FeedQuality]]:
     """Serve ``arm`` to every viewer; judge the served feed and both baselines."""
     from pipeline import load_recipe
@@ -94,7 +101,7 @@ async def serve_arm(
     if arm.ranker is not None:
         resources = {**resources, RANKER: arm.ranker(world)}
     pipeline = load_recipe(
-        RECIPES / arm.recipe, {**NO_SIDE_EFFECTS, **arm.overrides}, resources=resources
+        RECIPES / arm.recipe, {**NO_SIDE_EFFECTS, **overrides, **arm.overrides}, resources=resources
     )
     score_field = pipeline.selector.params.score_field if pipeline.selector else "score"
     rng = np.random.default_rng(seed)
@@ -160,7 +167,7 @@ async def run(args: argparse.Namespace, state: Path) -> None:
             if args.arms and arm.label not in args.arms:
                 continue
             started = time.perf_counter()
-            judged = await serve_arm(arm, world, resources, viewers, args.seed)
+            judged = await serve_arm(arm, world, resources, viewers, args.seed, args.overrides)
             count = len(judged["served"])
             print_row(arm.label, summarise(judged["served"]), count)
             print_row(f"  random order of the {arm.label} pool", summarise(judged["random"]), count)
@@ -177,9 +184,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 viewers")
     parser.add_argument("--state", type=Path, help="state folder to seed or reuse")
     parser.add_argument("--arms", nargs="*", help="only these arms (labels as printed)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="a recipe override applied to every arm (YAML value), as `feedmixer run --set`",
+    )
     args = parser.parse_args()
     if args.quick:
         args.viewers = min(args.viewers, 40)
+    try:
+        args.overrides = dict(parse_override(text) for text in args.set)
+    except RecipeError as error:
+        parser.error(str(error))
     if args.state is not None:
         asyncio.run(run(args, args.state))
         return

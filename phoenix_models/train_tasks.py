@@ -102,14 +102,18 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
     return dataclasses.replace(base, **overrides)
 
 
-def demo_content_model(world: DemoWorld, model_cfg: PhoenixConfig) -> ContentModel | None:
+def demo_content_model(
+    world: DemoWorld, model_cfg: PhoenixConfig, encoder: str = "tfidf"
+) -> ContentModel | None:
     """The content model for ``model_cfg`` fitted on every post text of the world (the
     encoder and codebooks are unsupervised, so fitting them on posts of the held-out
-    windows leaks no label); None for a model without SID inputs."""
+    windows leaks no label); None for a model without SID inputs. ``encoder`` is a name of
+    :data:`phoenix_models.encoders.ENCODERS` (``"tfidf"`` is fitted at ``CONTENT_DIM``)."""
     if not model_cfg.sid_levels:
         return None
     return ContentModel.fit(
         world.posts.text.tolist(),
+        encoder=encoder,
         dim=CONTENT_DIM,
         levels=model_cfg.sid_levels,
         codebook_size=model_cfg.sid_codebook_size,
@@ -244,7 +248,11 @@ def demo_windows(world: DemoWorld) -> DemoWindows:
 
 
 def demo_ranker_task(
-    world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig, holdout: bool = True
+    world: DemoWorld,
+    model_cfg: PhoenixConfig,
+    cfg: TrainConfig,
+    holdout: bool = True,
+    encoder: str = "tfidf",
 ) -> TrainingTask:
     """The ranker on feed requests of ``candidate_seq_len`` consecutive impressions.
 
@@ -253,7 +261,7 @@ def demo_ranker_task(
     without validation: choose the step count with a ``holdout=True`` run.
     """
     windows = demo_windows(world)
-    content = demo_content_model(world, model_cfg)
+    content = demo_content_model(world, model_cfg, encoder)
     hashed = HashedLog.build(windows.log, model_cfg, demo_post_features(world, content))
     slots = model_cfg.candidate_seq_len
     rows = windows.train if holdout else np.arange(len(windows.log))
@@ -308,7 +316,11 @@ def demo_retrieval_targets(
 
 
 def demo_retrieval_task(
-    world: DemoWorld, model_cfg: PhoenixConfig, cfg: TrainConfig, holdout: bool = True
+    world: DemoWorld,
+    model_cfg: PhoenixConfig,
+    cfg: TrainConfig,
+    holdout: bool = True,
+    encoder: str = "tfidf",
 ) -> TrainingTask:
     """Retrieval on (context, next positively engaged post) pairs, whole corpus validation.
 
@@ -317,7 +329,7 @@ def demo_retrieval_task(
     """
     windows = demo_windows(world)
     log = windows.log
-    content = demo_content_model(world, model_cfg)
+    content = demo_content_model(world, model_cfg, encoder)
     features = demo_post_features(world, content)
     hashed = HashedLog.build(log, model_cfg, features)
     rows = windows.train if holdout else np.arange(len(log))

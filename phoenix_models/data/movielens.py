@@ -90,6 +90,17 @@ class MovieLens:
             raise ValueError(f"movie ids not in the catalogue: {movie_ids[unknown][:5].tolist()}")
         return index
 
+    def movie_texts(self) -> list[str]:
+        """Each movie as text for a content encoder, in :attr:`movie_ids` order: the title
+        and its genres ("Toy Story. Adventure, Animation, Children, Comedy, Fantasy"; a
+        movie with "(no genres listed)" is its title alone)."""
+        texts = []
+        for title, author in zip(self.movie_titles, self.movie_author, strict=True):
+            genres = self.author_names[author - 1]
+            listed = genres != "(no genres listed)"
+            texts.append(f"{title}. {genres.replace('|', ', ')}" if listed else title)
+        return texts
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ProtocolSplit:

@@ -14,6 +14,16 @@ JSON, loopback TCP, and waiting for the event loop).
     python benchmarks/serve_load.py --quick               # small world, short levels
     python benchmarks/serve_load.py --url http://127.0.0.1:8000 --users 2000
 
+``--engines uvicorn,ray1,ray2`` measures several engines in one run, one after the other on
+the same world and the same Redis server (``--redis URL``, else a redis-server started on a
+free port): ``uvicorn`` is plain ``feedmixer serve``, ``rayN`` is ``feedmixer serve --engine
+ray --replicas N`` (N ingress replicas, one ranker and one retrieval replica); every engine
+keeps its state in Redis, so the difference between them is Ray. It then prints Ray's cost
+per request (p50 latency minus plain uvicorn's at the same level). ``--kill-replica`` kills
+one ingress replica (SIGKILL, a crash) half-way through the last level of an engine with
+two or more, and the errors column says what failed. *degraded* counts answers (200) with a
+degradation: a component that failed open or ran out of time.
+
 Everything is bounded: each level stops after its duration, each request after 30 s.
 """
 
@@ -24,11 +34,14 @@ import asyncio
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +59,7 @@ class Level:
     overhead_ms: list[float] = field(default_factory=list)
     rejected: int = 0
     errors: int = 0
+    degraded: int = 0  # 200s with a degradation (a component failed open or ran out of time)
     elapsed_s: float = 0.0
     ingested: int = 0
 
@@ -70,7 +84,9 @@ async def client_loop(
             continue
         latency = time.perf_counter() - started
         if answer.status_code == 200:
-            total_ms = answer.json()["timings"]["total_ms"]
+            body = answer.json()
+            total_ms = body["timings"]["total_ms"]
+            level.degraded += bool(body["degradations"])
             level.latencies.append(latency)
             level.pipeline_ms.append(total_ms)
             level.overhead_ms.append(latency * 1000 - total_ms)
@@ -127,6 +143,8 @@ async def run_level(url: str, clients: int, args: argparse.Namespace, start_id: 
         ]
         if args.ingest_rate > 0:
             tasks.append(ingest_loop(client, level, args.users, args.ingest_rate, stop, start_id))
+        if getattr(args, "kill_now", False):
+            tasks.append(kill_replica_later(args.duration_s / 2, args.server_pid))
         await asyncio.gather(*tasks)
         level.elapsed_s = time.perf_counter() - started
     return level
@@ -138,11 +156,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(args: argparse.Namespace, state: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    args: argparse.Namespace, state: Path, engine: str = "uvicorn", redis: str | None = None
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ)
     if args.quick:
         env["FEEDMIXER_DEMO_WORLD"] = SMALL_WORLD
+    if redis is not None:
+        env["FEEDMIXER_USER_STORE"] = f"{redis}/0?prefix=bench-{engine}:"
+        env["FEEDMIXER_VAR"] = str(state.parent)  # the ray replicas' corpus cache
+    engine_options = [] if engine == "uvicorn" else ["--engine", "ray", "--replicas", engine[3:]]
     command = [
         str(Path(sys.executable).with_name("feedmixer")),
         "serve",
@@ -158,8 +182,9 @@ def start_server(args: argparse.Namespace, state: Path) -> tuple[subprocess.Pope
         str(args.batch_wait_ms),
         "--warm-up-candidates",
         str(args.warm_up_candidates),
+        *engine_options,
     ]
-    log = (Path(tempfile.gettempdir()) / "serve_load.log").open("wb")
+    log = (Path(tempfile.gettempdir()) / f"serve_load-{engine}.log").open("wb")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -170,7 +195,7 @@ def start_server(args: argparse.Namespace, state: Path) -> tuple[subprocess.Pope
                 raise SystemExit(f"the service exited: see {log.name}")
             try:
                 if client.get("/readyz").status_code == 200:
-                    print(f"service ready in {time.monotonic() - started:.1f} s at {url}")
+                    print(f"{engine}: ready in {time.monotonic() - started:.1f} s at {url}")
                     return process, url
             except httpx.TransportError:
                 pass
@@ -179,13 +204,74 @@ def start_server(args: argparse.Namespace, state: Path) -> tuple[subprocess.Pope
     raise SystemExit(f"the service was not ready within {READY_TIMEOUT_S} s")
 
 
-def report(level: Level) -> str:
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server of this run's own on a free loopback port (no persistence)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("no redis-server on PATH: run scripts/ensure-redis.sh or pass --redis")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def ingress_replicas(root: int) -> list[int]:
+    """Pids of the Ray ingress replicas started under process ``root`` (the service this
+    run started: its local Ray cluster's processes descend from it)."""
+    parents: dict[int, int] = {}
+    titles: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            titles[int(entry.name)] = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def under_root(pid: int) -> bool:
+        while pid > 1:
+            if pid == root:
+                return True
+            pid = parents.get(pid, 1)
+        return False
+
+    return sorted(
+        pid
+        for pid, title in titles.items()
+        if "ServeReplica:feedmixer:ingress" in title and under_root(pid)
+    )
+
+
+async def kill_replica_later(delay_s: float, root: int) -> None:
+    """SIGKILL one ingress replica of the service started as ``root`` after ``delay_s``:
+    a crash, which Ray answers by starting a replacement."""
+    await asyncio.sleep(delay_s)
+    pids = ingress_replicas(root)
+    if not pids:
+        print("  no ingress replica found to kill", flush=True)
+        return
+    os.kill(pids[0], signal.SIGKILL)
+    print(f"  killed ingress replica pid {pids[0]} (of {len(pids)})", flush=True)
+
+
+def report(level: Level, engine: str = "") -> str:
     ok = len(level.latencies)
     return (
-        f"{level.clients:>7} {ok:>8} {ok / level.elapsed_s:>8.1f} "
+        f"{engine:>8} {level.clients:>7} {ok:>8} {ok / level.elapsed_s:>8.1f} "
         f"{percentile(level.latencies, 0.5) * 1000:>8.1f} "
         f"{percentile(level.latencies, 0.99) * 1000:>8.1f} "
-        f"{level.errors:>6} {level.rejected:>8} "
+        f"{level.errors:>6} {level.rejected:>8} {level.degraded:>8} "
         f"{percentile(level.pipeline_ms, 0.5):>10.1f} "
         f"{percentile(level.overhead_ms, 0.5):>9.2f} {level.ingested:>8}"
     )
@@ -207,34 +293,81 @@ def main() -> int:
     )
     parser.add_argument("--state", type=Path, help="state folder to (re)use (default: a new one)")
     parser.add_argument("--quick", action="store_true", help="small world, 5 s levels")
+    parser.add_argument(
+        "--engines", default="uvicorn", help="comma-separated: uvicorn, ray1, ray2, ... (above)"
+    )
+    parser.add_argument("--redis", help="redis://host:port for the engines (default: start one)")
+    parser.add_argument(
+        "--kill-replica", action="store_true", help="kill an ingress replica (rayN, N>1)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration_s, args.users, args.warm_s = 5.0, 300, 1.0
     levels = [int(x) for x in args.levels.split(",")]
-    process = None
+    engines = args.engines.split(",")
+    for engine in engines:
+        if engine != "uvicorn" and not (engine.startswith("ray") and engine[3:].isdigit()):
+            raise SystemExit(f"unknown engine {engine!r}: uvicorn or rayN")
     folder = Path(tempfile.mkdtemp(prefix="serve_load-"))
+    results: dict[str, list[Level]] = {}
     try:
-        url = args.url
-        if url is None:
-            process, url = start_server(args, args.state or folder / "state")
-        warm = argparse.Namespace(**{**vars(args), "duration_s": args.warm_s})
-        asyncio.run(run_level(url, 1, warm, start_id=8_000_000_000))
-        print(
-            f"{'clients':>7} {'ok':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-            f"{'rejected':>8} {'pipe p50':>10} {'http p50':>9} {'ingested':>8}"
-        )
-        for index, clients in enumerate(levels):
-            level = asyncio.run(run_level(url, clients, args, 8_100_000_000 + index * 1_000_000))
-            print(report(level), flush=True)
+        if args.url is not None:
+            results["url"] = measure(args, args.url, levels, "url")
+        elif engines == ["uvicorn"] and args.redis is None:
+            results["uvicorn"] = run_engine(args, folder, levels, "uvicorn", None)
+        elif args.redis is not None:
+            for engine in engines:
+                results[engine] = run_engine(args, folder, levels, engine, args.redis)
+        else:
+            with redis_server(folder) as redis:
+                for engine in engines:
+                    results[engine] = run_engine(args, folder, levels, engine, redis)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
         shutil.rmtree(folder, ignore_errors=True)
+    if "uvicorn" in results and len(results) > 1:
+        print("\nRay's cost per request (p50 latency minus plain uvicorn's, same level):")
+        for engine, measured in results.items():
+            if engine == "uvicorn":
+                continue
+            for base, level in zip(results["uvicorn"], measured, strict=True):
+                extra = percentile(level.latencies, 0.5) - percentile(base.latencies, 0.5)
+                print(f"  {engine} at {level.clients} clients: {extra * 1000:+.1f} ms")
     return 0
+
+
+def run_engine(
+    args: argparse.Namespace, folder: Path, levels: list[int], engine: str, redis: str | None
+) -> list[Level]:
+    process, url = start_server(args, args.state or folder / "state", engine, redis)
+    try:
+        kill = args.kill_replica and engine.startswith("ray") and int(engine[3:]) >= 2
+        settings = {**vars(args), "kill_now": kill, "server_pid": process.pid}
+        return measure(argparse.Namespace(**settings), url, levels, engine)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def measure(args: argparse.Namespace, url: str, levels: list[int], engine: str) -> list[Level]:
+    args = argparse.Namespace(**{"kill_now": False, **vars(args)})
+    warm = argparse.Namespace(**{**vars(args), "duration_s": args.warm_s, "kill_now": False})
+    asyncio.run(run_level(url, 1, warm, start_id=8_000_000_000))
+    print(
+        f"{'engine':>8} {'clients':>7} {'ok':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6} {'rejected':>8} {'degraded':>8} {'pipe p50':>10} {'http p50':>9} "
+        f"{'ingested':>8}"
+    )
+    measured = []
+    for index, clients in enumerate(levels):
+        last = index == len(levels) - 1  # a replacement replica may not be ready before
+        level_args = argparse.Namespace(**{**vars(args), "kill_now": args.kill_now and last})
+        level = asyncio.run(run_level(url, clients, level_args, 8_100_000_000 + index * 1_000_000))
+        print(report(level, engine), flush=True)
+        measured.append(level)
+    return measured
 
 
 if __name__ == "__main__":

@@ -99,14 +99,22 @@ def _history(history: Sequence[Engagement], length: int, catalog: PostCatalog | 
 # -- the ingress's side: the ranking and retrieval interfaces over handles ---------------
 
 
-class RemoteRanking:
-    """:data:`components.resources.RANKER` over the ``ranker`` deployment (called from the
-    scorer's worker threads, so it waits for the answer)."""
+class _Remote:
+    """A deployment called from the pipeline's worker threads, which wait for the answer
+    (a handle's blocking ``result()``: Ray's router runs in a loop of its own, the
+    default)."""
 
     def __init__(self, handle: DeploymentHandle, history_length: int) -> None:
         self.handle = handle
         self.history_length = history_length
         self.catalog: PostCatalog | None = None  # the ingress's, set when it is built
+
+    def call(self, method: str, request: Any) -> Any:
+        return getattr(self.handle, method).remote(request).result(timeout_s=CALL_TIMEOUT_S)
+
+
+class RemoteRanking(_Remote):
+    """:data:`components.resources.RANKER` over the ``ranker`` deployment."""
 
     def predict(
         self,
@@ -124,24 +132,18 @@ class RemoteRanking:
             [c.has_image for c in candidates],
             [c.video_duration_s for c in candidates],
         )
-        request = RankRequest(user_id, kept, posts, columns, now)
-        return self.handle.predict.remote(request).result(timeout_s=CALL_TIMEOUT_S)
+        return self.call("predict", RankRequest(user_id, kept, posts, columns, now))
 
 
-class RemoteRetrieval:
+class RemoteRetrieval(_Remote):
     """:data:`components.resources.RETRIEVAL` over the ``retrieval`` deployment."""
-
-    def __init__(self, handle: DeploymentHandle, history_length: int) -> None:
-        self.handle = handle
-        self.history_length = history_length
-        self.catalog: PostCatalog | None = None
 
     def retrieve(
         self, user_id: int, history: Sequence[Engagement], k: int, exclude_ids: Any = ()
     ) -> list[tuple[int, int, float]]:
         kept, posts = _history(history, self.history_length, self.catalog)
         request = RetrieveRequest(user_id, kept, posts, k, frozenset(exclude_ids))
-        return self.handle.retrieve.remote(request).result(timeout_s=CALL_TIMEOUT_S)
+        return self.call("retrieve", request)
 
 
 class RayForYouService(ForYouService):

@@ -133,6 +133,18 @@ def test_the_shipped_config_file_is_a_valid_serve_config_for_this_application():
         assert bounds["min_replicas"] <= bounds["initial_replicas"] <= bounds["max_replicas"]
 
 
+def test_an_ingress_replica_refuses_to_start_without_a_redis_user_store(monkeypatch, tmp_path):
+    """Replicas with a state folder each would serve different feeds."""
+    from components.ray_serve import RayForYouService
+    from components.stores.open import USER_STORE_ENV
+    from pipeline import FeedmixerError
+    from pipeline.serving import ServeOptions
+
+    monkeypatch.delenv(USER_STORE_ENV, raising=False)
+    with pytest.raises(FeedmixerError, match=f"set {USER_STORE_ENV}=redis://"):
+        RayForYouService().open([], ServeOptions(state=tmp_path))
+
+
 def test_feeds_are_served_by_both_ingress_replicas(cluster):
     # Every request is answered; a request may pass its deadline while the ranker fills
     # its content cache for new history posts (served, degraded), so the check is that each

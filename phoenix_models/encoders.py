@@ -160,12 +160,19 @@ PRETRAINED = {
 }
 
 
-def _require(module: str, package: str) -> None:
-    if importlib.util.find_spec(module) is None:
+def _require(packages: dict[str, str]) -> None:
+    """Raises naming every missing package at once (import name -> pip name), so one
+    install fixes the environment."""
+    missing = [package for module, package in packages.items() if not _installed(module)]
+    if missing:
         raise MissingPackageError(
-            f"the sentence-transformers text encoder needs the {package!r} package, which is "
-            f"not installed: {TEXT_EXTRA}"
+            "the sentence-transformers text encoder needs "
+            f"{', '.join(repr(p) for p in missing)}, not installed: {TEXT_EXTRA}"
         )
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,15 +199,14 @@ class SentenceTransformerEncoder:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
-        for module in ("torch", "sentence_transformers"):
-            _require(module, module.replace("_", "-"))
-        if self.model in PRETRAINED:
-            _require(PRETRAINED[self.model].module, PRETRAINED[self.model].package)
-        elif not Path(self.model).is_dir():
+        known = PRETRAINED.get(self.model)
+        if known is None and not Path(self.model).is_dir():
             raise InputError(
                 f"text encoder model {self.model!r} is neither one of {sorted(PRETRAINED)} "
                 "nor a sentence-transformers folder"
             )
+        packages = {"torch": "torch", "sentence_transformers": "sentence-transformers"}
+        _require(packages | ({known.module: known.package} if known else {}))
 
     @property
     def folder(self) -> Path:

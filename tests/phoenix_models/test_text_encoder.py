@@ -117,7 +117,7 @@ def test_movielens_movies_encode_from_title_and_genres(minilm):
 def test_content_model_saves_a_reference_not_the_weights_and_loads_the_same(
     minilm, demo_posts, tmp_path
 ):
-    texts, _ = demo_posts
+    texts = demo_posts[0][:100]
     content = ContentModel.fit(texts, encoder=minilm, levels=2, codebook_size=4, seed=0)
     path = tmp_path / "content.npz"
     content.save(path)
@@ -130,7 +130,7 @@ def test_content_model_saves_a_reference_not_the_weights_and_loads_the_same(
     assert header["normalize"] is True and header["dim"] == 384
     loaded = ContentModel.load(path)
     assert isinstance(loaded.encoder, SentenceTransformerEncoder)
-    np.testing.assert_array_equal(loaded.encoder.encode(texts[:50]), minilm.encode(texts[:50]))
+    np.testing.assert_array_equal(loaded.encoder.encode(texts), minilm.encode(texts))
     np.testing.assert_array_equal(loaded.sids(texts), content.sids(texts))
     assert content.report(texts)["reconstruction_cosine"][-1] > 0.5
 

@@ -36,4 +36,3 @@ MODULES = (
 
 for _module in MODULES:
     importlib.import_module(_module)
-

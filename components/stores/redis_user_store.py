@@ -50,7 +50,7 @@ from typing import Any
 
 from components.models import Engagement, SafetySettings
 from components.stores.redis_client import connect, redis_errors
-from components.stores.user_store import actions_to_mask, mask_to_actions
+from components.stores.user_store import engagement_row, mask_to_actions
 
 _INT64 = 2**63
 _EDGES = ("follows", "blocks", "mutes")
@@ -216,19 +216,7 @@ class RedisUserStore:
     # -- engagement and served history --------------------------------------------------
 
     def record_engagements(self, user_id: int, engagements: Iterable[Engagement]) -> None:
-        self.record_engagement_rows(
-            (
-                user_id,
-                e.post_id,
-                e.author_id,
-                e.timestamp,
-                actions_to_mask(e.actions),
-                e.product_surface,
-                e.dwell_time_s,
-                int(e.is_original),
-            )
-            for e in engagements
-        )
+        self.record_engagement_rows(engagement_row(user_id, e) for e in engagements)
 
     def record_engagement_rows(self, rows: Iterable[Sequence[object]]) -> None:
         """Bulk insert of ``(user_id, post_id, author_id, timestamp, action_mask,

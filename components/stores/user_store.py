@@ -68,6 +68,21 @@ def actions_to_mask(actions: Iterable[str]) -> int:
     return mask
 
 
+def engagement_row(user_id: int, engagement: Engagement) -> tuple[object, ...]:
+    """``engagement`` as a row of :meth:`UserStore.record_engagement_rows` (both backends
+    store this row, so they agree on what an engagement is)."""
+    return (
+        user_id,
+        engagement.post_id,
+        engagement.author_id,
+        engagement.timestamp,
+        actions_to_mask(engagement.actions),
+        engagement.product_surface,
+        engagement.dwell_time_s,
+        int(engagement.is_original),
+    )
+
+
 def mask_to_actions(mask: int) -> tuple[str, ...]:
     return tuple(name for k, name in enumerate(ACTIONS) if mask >> k & 1)
 
@@ -240,19 +255,7 @@ class UserStore:
     # -- engagement and served history --------------------------------------------------
 
     def record_engagements(self, user_id: int, engagements: Iterable[Engagement]) -> None:
-        self.record_engagement_rows(
-            (
-                user_id,
-                e.post_id,
-                e.author_id,
-                e.timestamp,
-                actions_to_mask(e.actions),
-                e.product_surface,
-                e.dwell_time_s,
-                int(e.is_original),
-            )
-            for e in engagements
-        )
+        self.record_engagement_rows(engagement_row(user_id, e) for e in engagements)
 
     def record_engagement_rows(self, rows: Iterable[Sequence[object]]) -> None:
         """Bulk insert of ``(user_id, post_id, author_id, timestamp, action_mask,

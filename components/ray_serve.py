@@ -48,6 +48,9 @@ from pipeline.serving import ServeOptions
 CALL_TIMEOUT_S = 30.0
 """How long an ingress waits for a model deployment (a request's own deadline is shorter;
 this only bounds a call to a replica that died mid-call)."""
+HISTORY_POSTS_KEPT = 200_000
+"""History posts a ranker replica keeps from requests (posts of a few hundred bytes each):
+enough for every active viewer's history, bounded however long the replica runs."""
 REPLICA_HEADER = "x-feedmixer-replica"
 
 
@@ -188,7 +191,7 @@ class RankerDeployment:
         from components.phoenix import PhoenixRanking
 
         ranker, _, _ = load_models(_say)
-        self.catalog = PostCatalog()  # history posts, as requests bring them
+        self.catalog = PostCatalog(max_posts=HISTORY_POSTS_KEPT)  # as requests bring them
         ranking = PhoenixRanking(ranker, warm_up_candidates, posts=self.catalog.get_many)
         self.batching = BatchingRanking(ranking, max_batch=max_batch, max_wait_ms=batch_wait_ms)
         self.batching.warm_up()

@@ -24,12 +24,24 @@ class PostCatalog:
         (1,)
     """
 
-    def __init__(self, posts: Iterable[Post] = ()) -> None:
+    def __init__(self, posts: Iterable[Post] = (), max_posts: int | None = None) -> None:
+        """``max_posts`` bounds a catalog that fills as requests bring posts (a model
+        replica's cache of history posts): beyond it, the posts put longest ago go first."""
+        if max_posts is not None and max_posts < 1:
+            raise ValueError(f"max_posts must be at least 1 or None, got {max_posts}")
         self._posts: dict[int, Post] = {}
+        self._max_posts = max_posts
         self.put_many(posts)
 
     def put_many(self, posts: Iterable[Post]) -> None:
-        self._posts.update((post.post_id, post) for post in posts)
+        if self._max_posts is None:
+            self._posts.update((post.post_id, post) for post in posts)
+            return
+        for post in posts:  # a post put again moves to the back of the eviction order
+            self._posts.pop(post.post_id, None)
+            self._posts[post.post_id] = post
+        while len(self._posts) > self._max_posts:
+            del self._posts[next(iter(self._posts))]
 
     def delete(self, post_id: int) -> None:
         self._posts.pop(post_id, None)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
+import orjson
 import structlog
 from fastapi import Body, FastAPI, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -233,7 +234,7 @@ class Service:
             metrics.requests.labels(name, "422").inc()
             return error(422, "invalid_request", f"body: {exc}")
         payload = self.payload(name, result, explain)
-        response = JSONResponse(payload, headers={"X-Request-Id": result.request_id})
+        response = FeedJSONResponse(payload, headers={"X-Request-Id": result.request_id})
         metrics.observe(name, result)
         metrics.requests.labels(name, "200").inc()
         metrics.request_seconds.labels(name).observe(time.perf_counter() - started)
@@ -443,6 +444,17 @@ def error(
         status_code=status,
         headers=dict(headers or {}),
     )
+
+
+class FeedJSONResponse(Response):
+    """A feed answer as JSON through orjson: the stdlib encoder took ~1.8 ms of a 35-candidate
+    answer (19 scores each), most of what the HTTP layer added. The payload is already
+    :func:`~pipeline.report.json_safe` (no NaN, string keys), so the output is the same."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class BodySizeLimit:

@@ -16,8 +16,10 @@ def fresh_store():
     return ThunderStore(clock=lambda: NOW)
 
 
-def test_events_round_trip_with_every_post_field(tmp_path):
-    full = post(
+def every_field_post() -> Post:
+    """A post with every optional field set: what an event log must keep exactly (the file
+    log here, the Redis stream in test_redis_stream.py)."""
+    return post(
         1,
         in_reply_to_post_id=5,
         in_reply_to_user_id=6,
@@ -28,10 +30,12 @@ def test_events_round_trip_with_every_post_field(tmp_path):
         has_image=True,
         safety_labels=("nsfw",),
     )
-    log = EventLog(tmp_path / "events.log")
-    log.append([PostEvent.create(full), PostEvent.delete(2, at=NOW)])
-    events = list(EventLog(tmp_path / "events.log").read())
-    assert events == [PostEvent.create(full), PostEvent.delete(2, at=NOW)]
+
+
+def test_events_round_trip_with_every_post_field(tmp_path):
+    events = [PostEvent.create(every_field_post()), PostEvent.delete(2, at=NOW)]
+    EventLog(tmp_path / "events.log").append(events)
+    assert list(EventLog(tmp_path / "events.log").read()) == events
 
 
 def test_replay_restores_the_store_and_replaying_twice_changes_nothing(tmp_path):

@@ -14,10 +14,9 @@ from components.stores.redis_client import RedisUnavailable
 from components.thunder.event_log import PostEvent, replay
 from components.thunder.redis_stream import RedisEventLog, StreamFollower
 from components.thunder.store import ThunderStore
+from tests.components.thunder.test_event_log import NOW, every_field_post
 
 pytestmark = pytest.mark.redis
-
-NOW = 1_000_000
 
 
 def post(pid: int, age: float = 60, **fields) -> Post:
@@ -42,18 +41,7 @@ def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> bool:
 
 
 def test_events_round_trip_with_every_post_field(redis_url):
-    full = post(
-        1,
-        in_reply_to_post_id=5,
-        in_reply_to_user_id=6,
-        conversation_id=5,
-        quoted_post_id=7,
-        quoted_user_id=8,
-        video_duration_s=12.5,
-        has_image=True,
-        safety_labels=("nsfw",),
-    )
-    events = [PostEvent.create(full), PostEvent.delete(2, at=NOW)]
+    events = [PostEvent.create(every_field_post()), PostEvent.delete(2, at=NOW)]
     assert RedisEventLog(redis_url).append(events) == events
     assert list(RedisEventLog(redis_url).read()) == events
 

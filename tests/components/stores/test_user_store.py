@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from components.stores.user_store import UserStore, actions_to_mask, mask_to_actions
+from tests.components.stores.test_user_store_contract import write_from_eight_threads
 
 
 def test_action_masks_round_trip_and_reject_unknown_actions():
@@ -15,27 +16,10 @@ def test_action_masks_round_trip_and_reject_unknown_actions():
         actions_to_mask(["likes"])
 
 
-def test_concurrent_writers_and_readers_lose_nothing_and_keep_the_file_sound(tmp_path):
+def test_concurrent_writers_leave_a_sound_file(tmp_path):
     path = tmp_path / "users.sqlite"
     store = UserStore(path)
-    errors: list[BaseException] = []
-
-    def writer(user: int) -> None:
-        try:
-            for batch in range(20):
-                store.record_served(user, range(batch * 10, batch * 10 + 10), served_at=batch)
-                store.served_ids(user)
-                store.following(user)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(u,)) for u in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert all(len(store.served_ids(u)) == 200 for u in range(8))
+    write_from_eight_threads(store)
     store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

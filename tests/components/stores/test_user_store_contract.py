@@ -162,6 +162,12 @@ def test_empty_batches_are_no_ops(store):
 
 
 def test_concurrent_writers_and_readers_lose_nothing(store):
+    write_from_eight_threads(store)
+
+
+def write_from_eight_threads(store: Any) -> None:
+    """Eight threads write and read their own users at once; nothing written is lost.
+    (Also run on SQLite's file by test_user_store.py, which then checks the file.)"""
     errors: list[BaseException] = []
 
     def writer(user: int) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from phoenix_models import Corpus, CorpusIndex, InputError, PhoenixConfig, Retriever, build_corpus
-from phoenix_models.corpus import recall_at_k
+from phoenix_models.corpus import _recalls, recall_at_k
 from phoenix_models.params import random_params
 from phoenix_models.retrieval import retrieval_network
 
@@ -57,6 +57,25 @@ def test_ann_is_tuned_to_the_target_recall_against_exact(corpus, method):
     exact = CorpusIndex.build(corpus, "exact")
 
     assert recall_at_k(index, exact, queries[20:], k=100) >= 0.9  # held-out queries
+
+
+def test_ivf_tuning_keeps_a_margin_so_new_queries_reach_the_target(corpus):
+    rng = np.random.default_rng(3)
+    queries = corpus.embeddings[rng.choice(len(corpus), 80)] + 0.3 * rng.standard_normal((80, 16))
+    tune, held_out = queries[:40].astype(np.float32), queries[40:].astype(np.float32)
+    index = CorpusIndex.build(corpus, "ivf", k=100, target_recall=0.95, tune_queries=tune)
+    exact = CorpusIndex.build(corpus, "exact")
+    truth = exact.search(tune, 100)[0]
+
+    def lower_bound() -> float:  # mean recall on the tuning queries less 2.33 std errors
+        per_query = _recalls(index.search(tune, 100)[0], truth)
+        return per_query.mean() - 2.33 * per_query.std(ddof=1) / np.sqrt(40)
+
+    # Here the mean alone reaches 0.95 at a narrower breadth whose lower bound is ~0.93.
+    assert lower_bound() >= 0.95
+    assert recall_at_k(index, exact, held_out, k=100) >= 0.95
+    index.set_breadth(index.breadth - 1)  # the smallest breadth that meets the margin
+    assert lower_bound() < 0.95
 
 
 def test_auto_picks_exact_for_small_corpora_and_ivf_for_large():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -140,6 +141,8 @@ async def serve(
             "weighted_sum": c.weighted_sum,
             "diversity_factor": c.diversity_factor,
             "oon_factor": c.oon_factor,
+            "impressions": c.impressions,
+            "engaged": c.engaged,
             "final_score": getattr(c, score_field),
             "scores": c.action_scores(),
         }
@@ -238,13 +241,24 @@ def explain_post(result: Any, post_id: int) -> list[str]:
     candidate = next((c for c in result.scored if c.id == post_id), None)
     if candidate is None or candidate.phoenix_scores is None:
         return lines
+    if candidate.impressions is not None:
+        lines.append(
+            f"engagement so far: {candidate.impressions} impressions, "
+            f"{candidate.engaged} engaged (a ranker input)"
+        )
     scores = candidate.action_scores()
     top = sorted(scores, key=scores.get, reverse=True)[:5]
     lines.append("phoenix: " + ", ".join(f"P({a})={scores[a]:.4f}" for a in top))
     lines.append(f"weighted: sum of weight x probability = {_number(candidate.weighted_sum)}")
-    if candidate.weighted_score != candidate.weighted_sum:
+    factor = candidate.engagement_factor
+    weighted = candidate.weighted_score
+    if factor is not None and weighted is not None:  # undo the prior to show the offset step
+        weighted = weighted / factor if weighted >= 0 else weighted * factor
+    if weighted is not None and not math.isclose(weighted, candidate.weighted_sum or 0.0):
+        lines.append(f"weighted: after X's negative-score offset = {_number(weighted)}")
+    if factor is not None:
         lines.append(
-            f"weighted: after X's negative-score offset = {_number(candidate.weighted_score)}"
+            f"engagement_prior: factor {factor:.4f} -> {_number(candidate.weighted_score)}"
         )
     if candidate.diversity_factor is not None:
         lines.append(f"author_diversity: factor {candidate.diversity_factor:.4f}")

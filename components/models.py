@@ -61,9 +61,11 @@ class Post:
 class PostCandidate:
     """A post on its way through the For-You pipeline.
 
-    ``phoenix_scores`` holds the ranker's probabilities in :data:`ACTIONS` order (a tuple,
-    because scorers read it as one row of a matrix); ``weighted_sum`` is their weighted sum
-    and ``weighted_score`` that sum after the weighted scorer's negative-score policy;
+    ``impressions`` / ``engaged`` are the post's engagement so far (impressions by anyone,
+    and how many were engaged); ``phoenix_scores`` holds the ranker's probabilities in
+    :data:`ACTIONS` order (a tuple, because scorers read it as one row of a matrix);
+    ``weighted_sum`` is their weighted sum and ``weighted_score`` that sum after the
+    weighted scorer's negative-score policy and the ``engagement_factor`` of the prior;
     ``diversity_factor`` and ``oon_factor`` are the demotions applied after it; ``score``
     is the final score the selector sorts by.
     """
@@ -88,11 +90,14 @@ class PostCandidate:
     safety_labels: tuple[str, ...] | None = None
     author_handle: str | None = None
     author_followers: int | None = None
+    impressions: int | None = None
+    engaged: int | None = None
     phoenix_scores: tuple[float, ...] | None = None
     weighted_sum: float | None = None
     weighted_score: float | None = None
     diversity_factor: float | None = None
     oon_factor: float | None = None
+    engagement_factor: float | None = None
     score: float | None = None
 
     @classmethod

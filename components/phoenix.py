@@ -197,9 +197,10 @@ def candidate_arrays(
 ):
     """One viewer's candidates on the For-You surface as a ``phoenix_models.CandidateBatch``
     (``phoenix_models.batch.candidate_rows``: ids, hashes, post-age buckets, where an
-    unknown or future creation time is the "missing" bucket 0, and content inputs from
-    ``content``), padded to ``slots``."""
-    from phoenix_models.batch import candidate_rows
+    unknown or future creation time is the "missing" bucket 0, content inputs from
+    ``content``, and the engagement-so-far bucket of ``impressions`` / ``engaged``, where
+    ``None`` is "unknown"), padded to ``slots``."""
+    from phoenix_models.batch import candidate_rows, engagement_bucket
 
     created = np.array(
         [np.nan if c.created_at is None else c.created_at for c in candidates], np.float64
@@ -213,6 +214,12 @@ def candidate_arrays(
         product_surface=HOME_FOR_YOU_SURFACE,
         sids=sids,
         media=media,
+        engagement=engagement_bucket(
+            [-1 if c.impressions is None else c.impressions for c in candidates],
+            [c.engaged or 0 for c in candidates],
+        )
+        if config.engagement_inputs
+        else None,
         slots=slots,
     )
 

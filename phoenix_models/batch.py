@@ -8,7 +8,11 @@ hash, as in the published code. Arrays are NumPy on the host; the model function
 them (or JAX arrays) directly. Only NumPy is imported here.
 
 Examples:
-    >>> from phoenix_models.config import PhoenixConfig
+    >>> from phoenix_models.config import (
+    ENGAGEMENT_COUNT_BUCKETS,
+    ENGAGEMENT_SHARE_BOUNDS,
+    PhoenixConfig,
+)
     >>> cfg = PhoenixConfig.tiny()
     >>> batch = make_batch(
     ...     cfg,
@@ -28,7 +32,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from phoenix_models.config import PhoenixConfig
+from phoenix_models.config import (
+    ENGAGEMENT_COUNT_BUCKETS,
+    ENGAGEMENT_SHARE_BOUNDS,
+    PhoenixConfig,
+)
 from phoenix_models.errors import InputError
 from phoenix_models.hashing import hash_ids
 
@@ -65,6 +73,7 @@ class CandidateBatch(NamedTuple):
     post_age: Any  # [B, C] int32 post-age bucket (0 = missing)
     sids: Any = None  # [B, C, L] int32 semantic-ID codes + 1 (0 = unknown); or None
     media: Any = None  # [B, C] int32 media bucket (0 = unknown); or None
+    engagement: Any = None  # [B, C] int32 engagement-so-far bucket (0 = unknown); or None
 
     @property
     def mask(self) -> Any:
@@ -99,7 +108,9 @@ class HistoryItem:
 @dataclass(frozen=True)
 class CandidatePost:
     """A post to score. ``age_minutes`` None means unknown (the "missing" age bucket);
-    ``sid`` and ``media`` as in :class:`HistoryItem`."""
+    ``sid`` and ``media`` as in :class:`HistoryItem`; ``impressions`` / ``engaged``: the
+    post's engagement so far (:func:`engagement_bucket`; None = unknown), read by models
+    with ``engagement_inputs`` only."""
 
     post_id: int
     author_id: int
@@ -107,6 +118,8 @@ class CandidatePost:
     age_minutes: float | None = None
     sid: tuple[int, ...] = ()
     media: int = 0
+    impressions: int | None = None
+    engaged: int = 0
 
 
 #: Upper bounds (seconds, exclusive) of the video-duration buckets 3, 4, 5, 6; longer is 7.
@@ -122,6 +135,28 @@ def media_bucket(has_image: Any, video_duration_s: Any) -> np.ndarray:
     return np.where(duration > 0, video, np.where(np.asarray(has_image, bool), 2, 1)).astype(
         np.int32
     )
+
+
+def engagement_bucket(impressions: Any, engaged: Any) -> np.ndarray:
+    """Bucket of each post's engagement so far: how many impressions it had (log2 steps)
+    crossed with the share of them that were engaged (:data:`ENGAGEMENT_SHARE_BOUNDS`).
+
+    A post's own quality is hidden from every other input (its author, topic and media say
+    nothing about *this* post), and how often viewers engaged with it so far is the one
+    signal that does; a joint bucket lets the model trust a share only as far as its count
+    supports. 0 is "unknown" (negative or NaN impressions, and padding); a post with no
+    impressions yet has its own bucket, 1.
+    """
+    n = np.asarray(impressions, np.float64)
+    k = np.asarray(engaged, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        known = n >= 0  # False for NaN
+        count = np.where(n >= 1, np.floor(np.log2(np.maximum(n, 1.0))) + 1, 0)
+        count = np.minimum(count, ENGAGEMENT_COUNT_BUCKETS - 1)
+        share = np.where(n >= 1, np.clip(np.nan_to_num(k) / np.maximum(n, 1.0), 0.0, 1.0), 0.0)
+    rate = np.where(n >= 1, np.searchsorted(ENGAGEMENT_SHARE_BOUNDS, share, side="right"), 0)
+    bucket = 1 + count * (len(ENGAGEMENT_SHARE_BOUNDS) + 1) + rate
+    return np.where(known, bucket, 0).astype(np.int32)
 
 
 def post_age_bucket(config: PhoenixConfig, age_minutes: float | None) -> int:
@@ -203,6 +238,10 @@ def candidate_batch(
                     len(candidates), config.sid_levels
                 ),
                 media=[p.media for p in candidates],
+                engagement=engagement_bucket(
+                    [-1 if p.impressions is None else p.impressions for p in candidates],
+                    [p.engaged for p in candidates],
+                ),
                 slots=slots,
             )
         )
@@ -223,6 +262,7 @@ def candidate_rows(
     product_surface: Any = 0,
     sids: Any = None,
     media: Any = None,
+    engagement: Any = None,
     slots: int | None = None,
 ) -> CandidateBatch:
     """One user's candidates as a one-row batch ``[1, slots]``, built with NumPy.
@@ -230,8 +270,9 @@ def candidate_rows(
     The single place candidate arrays are built (``candidate_batch`` and the For-You
     adapter both come here): ids hashed with the config's hash spec, ``age_minutes``
     (NaN, negative or None = unknown) bucketed by :func:`post_age_bucket`'s rule, ``sids``
-    ``[C, L]`` as **shifted** codes (code + 1, 0 = unknown) and ``media`` buckets kept only
-    when the config reads them, everything zero-padded to ``slots`` (default: ``C``).
+    ``[C, L]`` as **shifted** codes (code + 1, 0 = unknown), ``media`` and ``engagement``
+    buckets (:func:`media_bucket`, :func:`engagement_bucket`) kept only when the config
+    reads them, everything zero-padded to ``slots`` (default: ``C``).
     """
     post = np.asarray(post_ids, np.uint64).reshape(-1)
     count = post.size
@@ -257,6 +298,9 @@ def candidate_rows(
         post_age=row(np.where(known, bucket, 0), np.int32),
         sids=row(0 if sids is None else sids, np.int32, (levels,)) if levels else None,
         media=row(0 if media is None else media, np.int32) if config.media_inputs else None,
+        engagement=row(0 if engagement is None else engagement, np.int32)
+        if config.engagement_inputs
+        else None,
     )
 
 

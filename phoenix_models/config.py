@@ -50,6 +50,14 @@ PUBLISHED_ACTIONS: tuple[str, ...] = (
     "dwell_time",
 )
 
+POSITIVE_ACTIONS: tuple[str, ...] = tuple(
+    a
+    for a in PUBLISHED_ACTIONS
+    if a not in ("dwell", "dwell_time", "not_interested", "block_author", "mute_author", "report")
+)
+"""Actions that count as engaging with a post: a retrieval positive, and the "engaged" of a
+post's engagement so far (dwell alone does not count, nor do the negative actions)."""
+
 # A Mersenne prime keeps the first modulo well mixed; scales and biases are arbitrary odd
 # constants. Published checkpoints carry their own values in config.json.
 _DEFAULT_MODULUS = 2_305_843_009_213_693_951  # 2**61 - 1
@@ -97,6 +105,12 @@ MAX_SID_CODEBOOK_SIZE = 65_536
 #: Media buckets of a post (:func:`phoenix_models.batch.media_bucket`): 0 unknown/padding,
 #: 1 text only, 2 image, 3.. video by duration.
 MEDIA_VOCAB_SIZE = 8
+#: Upper bounds (exclusive) of the engaged-share buckets of ``batch.engagement_bucket``.
+ENGAGEMENT_SHARE_BOUNDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)
+#: Impression-count buckets of ``batch.engagement_bucket``: 0, 1, 2-3, 4-7, 8-15, 16-31, 32+.
+ENGAGEMENT_COUNT_BUCKETS = 7
+#: Rows of ``engagement_embedding_table``: "unknown", then counts x shares.
+ENGAGEMENT_VOCAB_SIZE = 1 + ENGAGEMENT_COUNT_BUCKETS * (len(ENGAGEMENT_SHARE_BOUNDS) + 1)
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,10 @@ class PhoenixConfig:
             engaged with is on this candidate's topic" signal. The learned cross above
             approximates it through a mean; on the demo world the exact share alone ranks
             favorites at AUC 0.649, above the cross-only ranker. Needs ``sid_levels``.
+        engagement_inputs: ranker candidate tokens add an embedding of the post's
+            engagement so far (impressions and the engaged share, ``batch.engagement_
+            bucket``): the only input that says anything about the post's own quality, which
+            its author, topic and media do not. Off in X's layout.
     """
 
     emb_size: int = 128
@@ -242,6 +260,7 @@ class PhoenixConfig:
     user_ids: bool = True
     content_cross: bool = False
     sid_match: bool = False
+    engagement_inputs: bool = False
 
     _CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "position_mode": ("default", "right_anchored"),
@@ -295,6 +314,7 @@ class PhoenixConfig:
             "user_ids",
             "content_cross",
             "sid_match",
+            "engagement_inputs",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
@@ -386,6 +406,7 @@ class PhoenixConfig:
                 + 6 * self.content_tokens * d
                 + d * self.content_cross
                 + 2 * self.sid_levels * self.sid_match
+                + ENGAGEMENT_VOCAB_SIZE * self.engagement_inputs
             )
             + self.num_actions * self.action_bias
         )

@@ -9,6 +9,9 @@ features of the token, projected to D by a learned matrix (names as published):
 * candidate token (ranker): ``post hashes | author hashes | product surface emb
   | post-age emb -> proj_mat_2``
 
+With ``engagement_inputs``, a ranker candidate token also adds the row of
+``engagement_embedding_table`` for its engagement-so-far bucket (0, unknown, reads zeros).
+
 With content inputs (``PhoenixConfig.sid_levels`` / ``media_inputs``), a post token also
 adds ``[sid level embeddings | media emb] @ <content projection>`` (``history_content_
 projection``, ``candidate_content_projection``; the retrieval tower has its own), so the
@@ -31,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from phoenix_models.batch import CandidateBatch, ContextBatch
-from phoenix_models.config import MEDIA_VOCAB_SIZE, PhoenixConfig
+from phoenix_models.config import ENGAGEMENT_VOCAB_SIZE, MEDIA_VOCAB_SIZE, PhoenixConfig
 from phoenix_models.params import param
 
 HASH_TABLES_MODULE = "hash_embeddings"
@@ -71,6 +74,7 @@ class CandidateFeatureWeights(NamedTuple):
     candidate_projection: jax.Array  # [(Hi+Ha+2)*D, D]  proj_mat_2
     content: ContentWeights | None = None
     content_projection: jax.Array | None = None  # [(L+m)*D, D] candidate_content_projection
+    engagement_table: jax.Array | None = None  # [ENGAGEMENT_VOCAB_SIZE, D] engagement inputs
 
 
 class _HashTableParams(hk.Module):
@@ -213,6 +217,9 @@ def candidate_feature_weights(
         candidate_projection=param("proj_mat_2", (cand_in, d)),
         content=content,
         content_projection=content_projection(cfg, "candidate_content_projection", d),
+        engagement_table=param("engagement_embedding_table", (ENGAGEMENT_VOCAB_SIZE, d))
+        if cfg.engagement_inputs
+        else None,
     )
 
 
@@ -330,4 +337,7 @@ def embed_candidates(
     if w.content is not None:
         content = content_inputs(w.content, cfg, cands.sids, cands.media, tokens.shape[:2], dt)
         tokens = tokens + _project(content, w.content_projection)
+    if w.engagement_table is not None and cands.engagement is not None:
+        rows = jnp.take(w.engagement_table, cands.engagement, axis=0).astype(dt)
+        tokens = tokens + rows * (cands.engagement != 0)[..., None].astype(dt)
     return tokens, cands.mask

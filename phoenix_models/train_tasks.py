@@ -96,6 +96,7 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
             candidate_post_ids=False,
             content_cross=True,
             sid_match=True,
+            engagement_inputs=True,
             user_ids=False,
             history_post_ids=False,
         )

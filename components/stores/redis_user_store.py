@@ -44,13 +44,13 @@ The served record's ``request_id`` is accepted and not stored: no read returns i
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from components.models import Engagement, SafetySettings
 from components.stores.redis_client import connect, redis_errors
-from components.stores.user_store import engagement_row, mask_to_actions
+from components.stores.user_store import POSITIVE_MASK, engagement_row, mask_to_actions
 
 _INT64 = 2**63
 _EDGES = ("follows", "blocks", "mutes")
@@ -232,13 +232,21 @@ class RedisUserStore:
             last = self._client.incrby(self._key("engagement_seq"), len(checked))
             members: dict[int, dict[str, float]] = defaultdict(dict)
             seen: dict[int, set[int]] = defaultdict(set)
+            impressions: Counter[int] = Counter()
+            engaged: Counter[int] = Counter()
             for seq, row in enumerate(checked, start=last - len(checked)):
                 members[row[0]][_encode_engagement(seq, row)] = float(row[3])
                 seen[row[0]].add(row[1])
+                impressions[row[1]] += 1
+                engaged[row[1]] += bool(row[4] & POSITIVE_MASK)
             with self._client.pipeline(transaction=True) as tx:
                 for user, scored in members.items():
                     tx.zadd(self._key("engagements", user), scored)
                     tx.sadd(self._key("seen", user), *seen[user])
+                for post, count in impressions.items():
+                    tx.hincrby(self._key("post_impressions"), str(post), count)
+                    if engaged[post]:
+                        tx.hincrby(self._key("post_engaged"), str(post), engaged[post])
                 tx.execute()
 
     def engagement_history(
@@ -260,6 +268,17 @@ class RedisUserStore:
                 num=limit,
             )
         return [_decode_engagement(m) for m in members]
+
+    def post_engagement(self, post_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """``{post_id: (impressions, engaged)}``; see ``UserStore.post_engagement``."""
+        ids = [int(p) for p in post_ids]
+        if not ids:
+            return {}
+        with self._errors(), self._client.pipeline(transaction=False) as pipe:
+            pipe.hmget(self._key("post_impressions"), ids)
+            pipe.hmget(self._key("post_engaged"), ids)
+            shown, engaged = pipe.execute()
+        return {p: (int(n or 0), int(k or 0)) for p, n, k in zip(ids, shown, engaged, strict=True)}
 
     def seen_post_ids(self, user_id: int) -> list[int]:
         """Every post the viewer had an impression of."""

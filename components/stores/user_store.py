@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from components.models import ACTION_INDEX, ACTIONS, Engagement, SafetySettings
+from phoenix_models.config import POSITIVE_ACTIONS
 from pipeline import FeedmixerError
 
 _SCHEMA = """
@@ -46,9 +48,20 @@ CREATE TABLE IF NOT EXISTS served (user_id INTEGER, post_id INTEGER, served_at R
     request_id TEXT, PRIMARY KEY (user_id, post_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS served_by_time ON served (user_id, served_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS post_engagement (post_id INTEGER PRIMARY KEY, impressions INTEGER,
+    engaged INTEGER);
+CREATE TRIGGER IF NOT EXISTS count_post_engagement AFTER INSERT ON engagements BEGIN
+    INSERT INTO post_engagement VALUES (NEW.post_id, 1, (NEW.actions & {mask}) != 0)
+    ON CONFLICT (post_id) DO UPDATE SET impressions = impressions + 1,
+        engaged = engaged + excluded.engaged;
+END;
 """
 
 _EDGE_TABLES = ("follows", "blocks", "mutes")
+
+# Files written before the post_engagement table existed hold engagements the trigger never
+# counted: the first open counts them once, in the transaction that records this key.
+_COUNTS_BACKFILLED = "post_engagement_backfilled"
 
 
 class UserStoreCorrupt(FeedmixerError):
@@ -83,6 +96,10 @@ def engagement_row(user_id: int, engagement: Engagement) -> tuple[object, ...]:
     )
 
 
+POSITIVE_MASK = actions_to_mask(POSITIVE_ACTIONS)
+"""Bits of the actions that make an impression "engaged" in a post's engagement so far."""
+
+
 def mask_to_actions(mask: int) -> tuple[str, ...]:
     return tuple(name for k, name in enumerate(ACTIONS) if mask >> k & 1)
 
@@ -104,7 +121,8 @@ class UserStore:
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn().executescript(_SCHEMA)
+            self._conn().executescript(_SCHEMA.format(mask=POSITIVE_MASK))
+            self._backfill_post_engagement()
         except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed", ...
             self.close()
             raise UserStoreCorrupt(f"{self.path}: not a readable SQLite database ({exc})") from exc
@@ -122,6 +140,27 @@ class UserStore:
         if rows != [("ok",)]:
             detail = " ".join(str(rows[0][0]).split()) if rows else "no answer"
             raise UserStoreCorrupt(f"{self.path}: damaged SQLite database ({detail})")
+
+    def _backfill_post_engagement(self) -> None:
+        conn = self._conn()
+        with self._lock if self._memory else contextlib.nullcontext():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = conn.execute(
+                    "SELECT 1 FROM meta WHERE key = ?", (_COUNTS_BACKFILLED,)
+                ).fetchall()
+                if not done:
+                    conn.execute("DELETE FROM post_engagement")
+                    conn.execute(
+                        "INSERT INTO post_engagement SELECT post_id, COUNT(*), "
+                        "SUM((actions & ?) != 0) FROM engagements GROUP BY post_id",
+                        (POSITIVE_MASK,),
+                    )
+                    conn.execute("INSERT INTO meta VALUES (?, '1')", (_COUNTS_BACKFILLED,))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- connections --------------------------------------------------------------------
 
@@ -276,6 +315,20 @@ class UserStore:
         return [
             Engagement(p, a, t, mask_to_actions(m), s, d, bool(o)) for p, a, t, m, s, d, o in rows
         ]
+
+    def post_engagement(self, post_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """``{post_id: (impressions, engaged)}`` for each of ``post_ids``: every recorded
+        impression of the post by anyone, and how many had a positive action
+        (:data:`POSITIVE_MASK`); ``(0, 0)`` for a post never recorded."""
+        ids = [int(p) for p in post_ids]
+        counts = dict.fromkeys(ids, (0, 0))
+        rows = self._read(
+            "SELECT post_id, impressions, engaged FROM post_engagement "
+            "WHERE post_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+        counts.update((p, (n, k)) for p, n, k in rows)
+        return counts
 
     def seen_post_ids(self, user_id: int) -> list[int]:
         """Every post the viewer had an impression of."""

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from phoenix_models.batch import CandidateBatch, ContextBatch, PhoenixBatch
+from phoenix_models.batch import CandidateBatch, ContextBatch, PhoenixBatch, engagement_bucket
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.content import PostFeatures
 from phoenix_models.data.interactions import InteractionLog
@@ -137,6 +137,8 @@ class RankerExamples(NamedTuple):
     post_age_s: np.ndarray  # [M, C] int64, NO_AGE (-1) when unknown
     labels: np.ndarray  # [M, C, A] bool
     dwell_s: np.ndarray  # [M, C] float32
+    post_impressions: np.ndarray  # [M, C] int64 the post's impressions before; -1 unknown
+    post_engaged: np.ndarray  # [M, C] int64 how many of them were engaged
 
     def take(self, index: np.ndarray) -> RankerExamples:
         return RankerExamples(*(a[index] for a in self))
@@ -165,6 +167,7 @@ def impression_chunks(log: InteractionLog, rows: np.ndarray, slots: int) -> Rank
     grid[chunk, rank % slots] = rows
     valid = grid >= 0
     safe = np.where(valid, grid, 0)
+    impressions, engaged = log.engagement_so_far
     return RankerExamples(
         context_row=grid[:, 0],
         post_id=np.where(valid, log.post_id[safe], 0),
@@ -173,6 +176,8 @@ def impression_chunks(log: InteractionLog, rows: np.ndarray, slots: int) -> Rank
         post_age_s=np.where(valid, log.post_age_s[safe], -1),
         labels=log.actions[safe] & valid[..., None],
         dwell_s=np.where(valid, log.dwell_s[safe], 0.0).astype(np.float32),
+        post_impressions=np.where(valid, impressions[safe], -1),
+        post_engaged=np.where(valid, engaged[safe], 0),
     )
 
 
@@ -230,6 +235,8 @@ def with_sampled_negatives(
             [examples.labels, np.zeros((m, num_negatives, examples.labels.shape[2]), bool)], 1
         ),
         dwell_s=np.concatenate([examples.dwell_s, zeros.astype(np.float32)], axis=1),
+        post_impressions=np.concatenate([examples.post_impressions, zeros - 1], axis=1),
+        post_engaged=np.concatenate([examples.post_engaged, zeros], axis=1),
     )
 
 
@@ -254,6 +261,9 @@ def ranker_batch(hashed: HashedLog, examples: RankerExamples) -> PhoenixBatch:
             post_age=post_age_buckets(cfg, examples.post_age_s),
             sids=sids,
             media=media,
+            engagement=engagement_bucket(examples.post_impressions, examples.post_engaged)
+            if cfg.engagement_inputs
+            else None,
         ),
     )
 

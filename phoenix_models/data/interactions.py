@@ -17,22 +17,16 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
-from phoenix_models.config import PUBLISHED_ACTIONS
+from phoenix_models.config import POSITIVE_ACTIONS, PUBLISHED_ACTIONS
 from phoenix_models.data.demo_world import ACTION_INDEX, DemoWorld
 from phoenix_models.data.movielens import MovieLens, Ratings, rating_actions
 
 NO_AGE = -1
 """``post_age_s`` of a row whose post age is unknown (the model's "missing" age bucket)."""
-
-POSITIVE_ACTIONS: tuple[str, ...] = tuple(
-    a
-    for a in PUBLISHED_ACTIONS
-    if a not in ("dwell", "dwell_time", "not_interested", "block_author", "mute_author", "report")
-)
-"""Actions that make a demo-world impression a retrieval positive (dwell alone does not)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -114,6 +108,25 @@ class InteractionLog:
     def positive(self, actions: tuple[str, ...]) -> np.ndarray:
         """[N] bool: the row has at least one of ``actions``."""
         return self.actions[:, [ACTION_INDEX[a] for a in actions]].any(axis=1)
+
+    @functools.cached_property
+    def engagement_so_far(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(impressions, engaged)`` ``[N]`` int64: each row's post's impressions by anyone
+        strictly before the row (by timestamp; the row itself excluded), and how many of
+        them had a :data:`POSITIVE_ACTIONS` action. What a server counting impressions as
+        they arrive knew when the row was shown, so training never sees the future."""
+        order = np.lexsort((self.user_id, self.timestamp, self.post_id))
+        post = self.post_id[order]
+        start = np.flatnonzero(np.concatenate([[True], post[1:] != post[:-1]]))
+        group = np.cumsum(np.concatenate([[True], post[1:] != post[:-1]])) - 1
+        rank = np.arange(post.size) - start[group]
+        engaged = self.positive(POSITIVE_ACTIONS)[order].astype(np.int64)
+        before = np.cumsum(engaged) - engaged  # engaged rows before, log-wide
+        impressions = np.empty(post.size, np.int64)
+        engaged_before = np.empty(post.size, np.int64)
+        impressions[order] = rank
+        engaged_before[order] = before - before[start[group]]
+        return impressions, engaged_before
 
 
 def demo_world_log(world: DemoWorld) -> InteractionLog:

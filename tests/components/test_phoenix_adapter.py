@@ -30,6 +30,8 @@ def candidates(n: int, seed: int = 0) -> list[PostCandidate]:
             int(rng.integers(1, 2**63)),
             int(rng.integers(1, 2**40)),
             created_at=None if i % 7 == 3 else int(NOW - age),
+            impressions=None if i % 5 == 2 else i * 7 % 60,
+            engaged=None if i % 5 == 2 else i % 9,
         )
         for i, age in enumerate(ages.tolist())
     ]
@@ -43,15 +45,18 @@ def slow_batch(config, cands, slots):
             author_id=c.author_id,
             product_surface=0,
             age_minutes=None if c.created_at is None else (NOW - c.created_at) / 60.0,
+            impressions=c.impressions,
+            engaged=c.engaged or 0,
         )
         for c in cands
     ]
     return candidate_batch(config, [posts], num_slots=slots)
 
 
+@pytest.mark.parametrize("engagement_inputs", [False, True])
 @pytest.mark.parametrize("n", [0, 1, 50, 300])
-def test_candidate_arrays_equal_the_per_candidate_batch(n):
-    config = PhoenixConfig.tiny()
+def test_candidate_arrays_equal_the_per_candidate_batch(n, engagement_inputs):
+    config = PhoenixConfig.tiny(engagement_inputs=engagement_inputs)
     cands = candidates(n, seed=n)
     fast = candidate_arrays(config, cands, NOW, padded_size(n))
     slow = slow_batch(config, cands, padded_size(n))

@@ -14,6 +14,8 @@ async def test_explain_names_each_scorer_step_of_a_served_post(serve):
     assert f"{post.weighted_sum:+.6g}" in text
     assert f"author_diversity: factor {post.diversity_factor:.4f}" in text
     assert f"oon: factor {post.oon_factor:.2f}" in text
+    assert post.impressions is not None  # for_you hydrates the post's engagement so far
+    assert f"engagement so far: {post.impressions} impressions, {post.engaged} engaged" in text
     assert "rank 1 of" in lines[-1]
     assert "offset" not in text  # signed scores: no offset step to show
 

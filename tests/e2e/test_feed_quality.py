@@ -7,6 +7,7 @@ import pytest
 
 from components.feed_quality import measure_feed, random_order, served_pool
 from components.resources import RANKER
+from components.scorers.factors import scale_by_factor
 from components.testing import ConstantRanker, OracleRanker
 
 FEED_SIZE = 35
@@ -43,15 +44,25 @@ async def test_an_oracle_ranker_serves_close_to_the_best_feed_of_the_pool(
     assert max(oon) > 0  # out-of-network posts make it into the feed on merit
 
 
-async def test_equal_scores_fall_back_to_newest_in_network_posts_one_per_author(
+async def test_equal_scores_fall_back_to_the_engagement_prior_then_newest_in_network(
     serve, resources, viewers
 ):
     result = await serve(user=viewers[0], resources_={**resources, RANKER: ConstantRanker()})
-    scores = [c.score for c in result.selected]
+    selected = result.selected
+    scores = [c.score for c in selected]
     assert scores == sorted(scores, reverse=True)
-    top = [c for c in result.selected if c.score == scores[0]]
-    assert len(top) > 1
-    assert all(c.in_network for c in top)
-    assert len({c.author_id for c in top}) == len(top)
-    created = [c.created_at for c in top]
-    assert created == sorted(created, reverse=True)
+    # the model says nothing: what moves a post is its engagement so far, then the demotions
+    assert all(
+        c.weighted_score == pytest.approx(scale_by_factor(c.weighted_sum, c.engagement_factor))
+        for c in selected
+    )
+    factors = [c.engagement_factor for c in selected if c.diversity_factor == 1.0]
+    assert len(set(factors)) > 1  # the counts do tell posts apart
+    # posts left equal (same counts, first of their author, in-network) keep source order:
+    # Thunder's, newest first
+    ties = {}
+    for c in selected:
+        if c.in_network and c.diversity_factor == 1.0:
+            ties.setdefault(c.score, []).append(c.created_at)
+    tied = max(ties.values(), key=len)
+    assert len(tied) > 1 and tied == sorted(tied, reverse=True)

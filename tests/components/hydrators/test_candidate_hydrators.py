@@ -82,3 +82,18 @@ async def test_visibility_labels_come_from_the_catalog_and_stay_none_when_unknow
         ("spam",),
         None,
     )
+
+
+async def test_engagement_so_far_fills_counts_from_the_user_store(make_query):
+    from components.hydrators.engagement_so_far import EngagementSoFarHydrator
+    from components.models import Engagement
+    from components.stores.user_store import UserStore
+
+    store = UserStore(":memory:")
+    store.record_engagements(1, [Engagement(1, 3, 10, ("favorite",))])
+    store.record_engagements(2, [Engagement(1, 3, 11, ())])
+    seen, fresh = await run_component(
+        EngagementSoFarHydrator(), make_query(), [bare(1), bare(2)], resources={"user_store": store}
+    )
+    assert (seen.impressions, seen.engaged) == (2, 1)
+    assert (fresh.impressions, fresh.engaged) == (0, 0)

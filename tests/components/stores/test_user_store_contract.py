@@ -103,6 +103,20 @@ def test_equal_engagements_are_both_kept_and_bulk_rows_load(store):
     assert sorted(store.seen_post_ids(1)) == [10, 20]
 
 
+def test_post_engagement_counts_every_impression_and_the_positive_ones(store):
+    store.record_engagements(1, [Engagement(10, 2, 100, ("favorite", "dwell"))])
+    store.record_engagements(2, [Engagement(10, 2, 101, ()), Engagement(11, 2, 102, ("dwell",))])
+    store.record_engagement_rows([(3, 10, 2, 103, 1 << 13, 0, 0.0, 1)])  # follow_author
+    store.record_engagements(4, [Engagement(12, 2, 104, ("report", "not_interested"))])
+    assert store.post_engagement([10, 11, 12, 99]) == {
+        10: (3, 2),  # favorite and follow_author count; the no-action impression does not
+        11: (1, 0),  # dwell alone is not engaging
+        12: (1, 0),  # nor are negative actions
+        99: (0, 0),  # never recorded
+    }
+    assert store.post_engagement([]) == {}
+
+
 def test_served_history_by_time_reserving_moves_it_and_clear_forgets_all(store):
     store.record_served(1, [10, 11], served_at=100.0, request_id="a")
     store.record_served(1, [12], served_at=200.0, request_id="b")
@@ -141,6 +155,7 @@ def test_a_batch_with_an_unknown_action_raises_and_writes_nothing(store):
     with pytest.raises(ValueError, match="unknown action 'likes'"):
         store.record_engagements(1, batch)
     assert store.engagement_history(1) == [] and store.seen_post_ids(1) == []
+    assert store.post_engagement([10]) == {10: (0, 0)}
 
 
 @pytest.mark.parametrize(

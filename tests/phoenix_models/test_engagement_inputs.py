@@ -1,0 +1,102 @@
+"""The ranker's engagement-so-far input: buckets, the leak-free training counts, the model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from phoenix_models.batch import (
+    CandidatePost,
+    HistoryItem,
+    candidate_batch,
+    engagement_bucket,
+    make_batch,
+)
+from phoenix_models.config import (
+    ENGAGEMENT_SHARE_BOUNDS,
+    ENGAGEMENT_VOCAB_SIZE,
+    POSITIVE_ACTIONS,
+    PhoenixConfig,
+)
+from phoenix_models.data import DemoWorldConfig, generate_demo_world
+from phoenix_models.data.examples import HashedLog, impression_chunks, ranker_batch
+from phoenix_models.data.interactions import demo_world_log
+from phoenix_models.ranker import Ranker
+
+CFG = PhoenixConfig.tiny(action_bias=True, engagement_inputs=True)
+SHARES = len(ENGAGEMENT_SHARE_BOUNDS) + 1
+
+
+def test_buckets_cross_a_log2_impression_count_with_the_engaged_share():
+    buckets = engagement_bucket(
+        [-1, np.nan, 0, 1, 1, 3, 4, 40, 10_000], [0, 0, 0, 0, 1, 1, 0, 20, 10_000]
+    ).tolist()
+    assert buckets[:3] == [0, 0, 1]  # unknown (negative or NaN), then "no impressions yet"
+    assert buckets[3] == 1 + SHARES and buckets[4] == 1 + SHARES + SHARES - 1  # 1 seen: 0 / 1
+    assert buckets[5] == 1 + 2 * SHARES + np.searchsorted(ENGAGEMENT_SHARE_BOUNDS, 1 / 3, "right")
+    assert buckets[6] == 1 + 3 * SHARES  # 4..7 impressions, none engaged
+    half = np.searchsorted(ENGAGEMENT_SHARE_BOUNDS, 0.5, "right")
+    assert buckets[7] == buckets[8] - (SHARES - 1) + half  # 32+ impressions: the last count
+    assert max(buckets) == ENGAGEMENT_VOCAB_SIZE - 1  # the largest count and share: last row
+    assert engagement_bucket([2], [5]).tolist() == engagement_bucket([2], [2]).tolist()  # k > n
+
+
+def test_engagement_so_far_counts_only_earlier_impressions_of_the_same_post():
+    world = generate_demo_world(
+        DemoWorldConfig(n_users=60, n_authors=30, n_posts=300, n_impressions=2_000)
+    )
+    log = demo_world_log(world)
+    impressions, engaged = log.engagement_so_far
+    positive = log.positive(POSITIVE_ACTIONS)
+    for row in range(len(log)):
+        earlier = (log.post_id == log.post_id[row]) & (
+            (log.timestamp < log.timestamp[row])
+            | ((log.timestamp == log.timestamp[row]) & (log.user_id < log.user_id[row]))
+        )
+        assert impressions[row] == earlier.sum()
+        assert engaged[row] == (earlier & positive).sum()
+    assert impressions.max() > 5 and engaged.max() > 0  # the check above is not vacuous
+
+    chunks = impression_chunks(log, np.arange(len(log)), 4)
+    on = ranker_batch(HashedLog.build(log, CFG), chunks).candidates.engagement
+    real = chunks.post_id != 0
+    np.testing.assert_array_equal(
+        on[real], engagement_bucket(chunks.post_impressions, chunks.post_engaged)[real]
+    )
+    assert (on[~real] == 0).all()
+    plain = ranker_batch(HashedLog.build(log, PhoenixConfig.tiny()), chunks)
+    assert plain.candidates.engagement is None
+
+
+def test_the_ranker_reads_the_bucket_and_unknown_reads_as_nothing():
+    ranker = Ranker.init(CFG, seed=0)
+    params = jax.tree_util.tree_map(np.asarray, ranker.params)
+    table = params["phoenix_model"]["engagement_embedding_table"]
+    assert table.shape == (ENGAGEMENT_VOCAB_SIZE, CFG.emb_size)
+    history = [HistoryItem(5, 6, {0: 1.0})]
+    unknown = CandidatePost(8, 9)
+    fresh = dataclasses.replace(unknown, impressions=0)
+    liked = dataclasses.replace(unknown, impressions=40, engaged=30)
+    probs = ranker.score_user(1, history, [unknown, fresh, liked])
+    assert np.abs(probs[1] - probs[2]).max() > 1e-4  # the counts move the scores
+    full = ranker.network.apply(ranker.params, make_batch(CFG, 1, history, [unknown, fresh, liked]))
+    np.testing.assert_allclose(  # the cached-context fast path equals the full forward
+        probs, jax.nn.sigmoid(full.logits)[0], rtol=1e-5, atol=1e-6
+    )
+    # "unknown" adds nothing: the same as a model without the input and the same weights
+    plain = dataclasses.replace(CFG, engagement_inputs=False)
+    without = Ranker(plain, {k: dict(v) for k, v in ranker.params.items()})
+    del without.params["phoenix_model"]["engagement_embedding_table"]
+    np.testing.assert_allclose(
+        without.score_user(1, history, [unknown])[0], probs[0], rtol=1e-5, atol=1e-6
+    )
+    assert candidate_batch(plain, [[liked]]).engagement is None
+
+
+def test_the_config_round_trips_and_rejects_a_non_boolean():
+    assert PhoenixConfig.from_json(CFG.to_json()) == CFG
+    with pytest.raises(ValueError, match="engagement_inputs must be true or false"):
+        PhoenixConfig.tiny(engagement_inputs="yes")

@@ -211,8 +211,8 @@ def print_feed(output: dict[str, Any], console: Console) -> None:
     console.print(table)
     console.print(
         "topic* is the post's topic in the world's hidden truth; weighted = sum of weight x "
-        "probability, final = after the negative-score policy, author diversity and OON "
-        "(--explain ID shows each step)",
+        "probability, final = after the negative-score policy, the engagement prior, author "
+        "diversity and OON (--explain ID shows each step)",
         style="dim",
     )
     if data["models_trained"] is False:

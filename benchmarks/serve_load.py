@@ -8,10 +8,17 @@ prints throughput, client-side latency p50/p99, errors (anything but 200 and 503
 rejections (503: admission control), plus the pipeline's own time for the same requests
 (``timings.total_ms`` of each answer, i.e. ``pipeline.execute`` in the server process) and
 the HTTP layer's cost per request (client latency minus that time: routing, validation,
-JSON, loopback TCP, and waiting for the event loop).
+JSON, loopback TCP, waiting for the event loop, and the client's own work).
+
+The client's own work is not the server's: at the end it prints the client's cost alone
+(the same POSTs answered at once, with a real answer's bytes, by a server in the client's
+process) for httpx and for ``--client raw``, a minimal asyncio HTTP/1.1 client whose cost
+is ~0; ``--client raw`` drives the service with it, so its *http* column is the server's
+and the loopback's cost.
 
     python benchmarks/serve_load.py                       # full demo world, levels 1 4 16 32
     python benchmarks/serve_load.py --quick               # small world, short levels
+    python benchmarks/serve_load.py --quick --levels 1 --ingest-rate 0 --client raw
     python benchmarks/serve_load.py --url http://127.0.0.1:8000 --users 2000
 
 ``--engines uvicorn,ray1,ray2`` measures several engines in one run, one after the other on
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -44,6 +52,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,8 +80,116 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class RawAnswer:
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class RawClient:
+    """A minimal async HTTP/1.1 client (``--client raw``): asyncio streams, keep-alive
+    connections reused one request at a time, ``Content-Length`` bodies only. It costs tens
+    of microseconds a request, where httpx costs a few milliseconds on this machine, so
+    with it the *http* column is (nearly) the server's and the network's cost alone."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        address = base_url.removeprefix("http://").rstrip("/")
+        self.host, _, port = address.partition(":")
+        self.port = int(port or 80)
+        self.timeout = timeout
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def __aenter__(self) -> RawClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+    async def post(self, path: str, json: Any) -> RawAnswer:
+        try:
+            return await asyncio.wait_for(self._post(path, json), self.timeout)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            raise httpx.TransportError(repr(exc)) from exc
+
+    async def _post(self, path: str, body: Any) -> RawAnswer:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        data = json.dumps(body).encode()
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            writer.close()
+            raise ValueError("an answer without content-length")
+        content = await reader.readexactly(length)
+        self.idle.append((reader, writer))
+        return RawAnswer(status, content)
+
+
+async def client_floor(kind: str, answer: bytes, requests: int = 300) -> float:
+    """The client's own cost, p50 ms: ``requests`` sequential POSTs answered at once with
+    ``answer`` (the bytes of a real feed answer) by an asyncio server in this process, so
+    nearly all of the time is the client's (and the loopback's)."""
+    reply = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        + f"content-length: {len(answer)}\r\n\r\n".encode()
+        + answer
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                writer.write(reply)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    times = []
+    async with make_client(kind, f"http://127.0.0.1:{port}", 2) as client:
+        for index in range(requests + 20):
+            started = time.perf_counter()
+            await client.post("/v1/feeds/for_you", json={"user_id": index})
+            if index >= 20:
+                times.append((time.perf_counter() - started) * 1000)
+    await asyncio.sleep(0.1)  # the handler sees the client's close and ends
+    server.close()
+    return percentile(times, 0.5)
+
+
+def make_client(kind: str, url: str, connections: int) -> Any:
+    if kind == "raw":
+        return RawClient(url)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=url, timeout=30, limits=limits)
+
+
 async def client_loop(
-    client: httpx.AsyncClient, level: Level, users: int, stop: float, rng: random.Random
+    client: Any, level: Level, users: int, stop: float, rng: random.Random
 ) -> None:
     while time.perf_counter() < stop:
         body = {"user_id": rng.randint(1, users)}
@@ -98,7 +215,7 @@ async def client_loop(
 
 
 async def ingest_loop(
-    client: httpx.AsyncClient, level: Level, users: int, rate: float, stop: float, start_id: int
+    client: Any, level: Level, users: int, rate: float, stop: float, start_id: int
 ) -> None:
     """One post create and one engagement on it every 1/rate s."""
     post_id = start_id
@@ -133,8 +250,7 @@ async def ingest_loop(
 
 async def run_level(url: str, clients: int, args: argparse.Namespace, start_id: int) -> Level:
     level = Level(clients)
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    async with make_client(args.client, url, clients + 2) as client:
         started = time.perf_counter()
         stop = started + args.duration_s
         tasks = [
@@ -294,6 +410,12 @@ def main() -> int:
     parser.add_argument("--state", type=Path, help="state folder to (re)use (default: a new one)")
     parser.add_argument("--quick", action="store_true", help="small world, 5 s levels")
     parser.add_argument(
+        "--client",
+        choices=("httpx", "raw"),
+        default="httpx",
+        help="httpx.AsyncClient, or a minimal asyncio HTTP/1.1 client (its own cost ~0)",
+    )
+    parser.add_argument(
         "--engines", default="uvicorn", help="comma-separated: uvicorn, ray1, ray2, ... (above)"
     )
     parser.add_argument("--redis", help="redis://host:port for the engines (default: start one)")
@@ -367,6 +489,14 @@ def measure(args: argparse.Namespace, url: str, levels: list[int], engine: str) 
         level = asyncio.run(run_level(url, clients, level_args, 8_100_000_000 + index * 1_000_000))
         print(report(level, engine), flush=True)
         measured.append(level)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        answer = client.post("/v1/feeds/for_you", json={"user_id": 1}).content
+    floors = {kind: asyncio.run(client_floor(kind, answer)) for kind in ("httpx", "raw")}
+    print(
+        f"client's own cost (p50 of 300 POSTs answered at once with a {len(answer):,}-byte "
+        f"feed answer by an in-process server): httpx {floors['httpx']:.2f} ms, "
+        f"raw {floors['raw']:.2f} ms; this run's client: {args.client}"
+    )
     return measured
 
 

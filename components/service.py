@@ -284,12 +284,17 @@ class ForYouService(FeedService):
         return RequestCodec(ForYouRequest, self._to_query)
 
     def served_fields(self, result: PipelineResult) -> list[dict[str, Any]]:
-        served = {c.id for c in result.selected}
+        # the first source (in retrieval order) that retrieved each served post; set
+        # operations over the ids, stopping once all are found (a For-You request
+        # retrieves ~1,000 candidates for 35 served)
+        missing = {c.id for c in result.selected}
         source: dict[int, str] = {}
         for name, candidates in result.retrieved_by.items():
-            for c in candidates:
-                if c.id in served:
-                    source.setdefault(c.id, name)
+            if not missing:
+                break
+            found = missing.intersection([c.id for c in candidates])
+            source.update(dict.fromkeys(found, name))
+            missing -= found
         return [
             {
                 "author_id": c.author_id,

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from math import isfinite
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import FeedmixerError, RequiredComponentFailed
@@ -201,7 +203,8 @@ class Service:
             self.context.check_ready()
             pipeline = self.pipelines[name]
             with self.admission.admit(name):
-                metrics.in_flight.labels(name).inc()
+                in_flight = metrics.child(metrics.in_flight, name)
+                in_flight.inc()
                 try:
                     try:
                         query = self.codecs[name].to_query(body)
@@ -213,7 +216,7 @@ class Service:
                         deadline_ms=self.deadline_ms(pipeline, deadline_ms),
                     )
                 finally:
-                    metrics.in_flight.labels(name).dec()
+                    in_flight.dec()
         except (NotReady, Overloaded) as exc:
             reason = exc.reason if isinstance(exc, NotReady) else "overloaded"
             metrics.rejected.labels(name, reason).inc()
@@ -235,9 +238,11 @@ class Service:
             return error(422, "invalid_request", f"body: {exc}")
         payload = self.payload(name, result, explain)
         response = FeedJSONResponse(payload, headers={"X-Request-Id": result.request_id})
-        metrics.observe(name, result)
-        metrics.requests.labels(name, "200").inc()
-        metrics.request_seconds.labels(name).observe(time.perf_counter() - started)
+        # Recorded once the answer is sent (the response's background task, in this task
+        # with no await between): the client does not wait for ~40 metric updates.
+        response.background = BackgroundTask(
+            metrics.observe_served, name, result, time.perf_counter() - started
+        )
         return response
 
     def payload(self, name: str, result: PipelineResult, explain: str | None) -> dict[str, Any]:
@@ -245,12 +250,12 @@ class Service:
         fields = self.feed_service.served_fields(result)
         for candidate, extra in zip(result.selected, fields, strict=True):
             entry = {"id": candidate.id, "score": final_score(result, candidate), **extra}
-            selected.append(json_safe(entry))
+            selected.append(json_ready(entry))
         data: dict[str, Any] = {
             "request_id": result.request_id,
             "recipe": name,
             "selected": selected,
-            "degradations": [json_safe(d.as_dict()) for d in result.degradations],
+            "degradations": [json_ready(d.as_dict()) for d in result.degradations],
             "timings": {
                 "total_ms": round(result.timings.total_ms, 3),
                 "stages": {k: round(v, 3) for k, v in result.timings.stages.items()},
@@ -446,10 +451,40 @@ def error(
     )
 
 
+_KEPT = frozenset({str, int, bool, type(None)})
+"""Types json_safe returns unchanged (exactly these: not their subclasses)."""
+
+
+def json_ready(value: Any) -> Any:
+    """:func:`~pipeline.report.json_safe`'s result, built faster for the usual payload: a
+    value of exactly ``str``, ``int``, ``bool`` or ``None`` is kept, a ``float`` kept when
+    finite (else ``None``), a ``dict`` (keys made ``str``) or ``list``/``tuple`` walked;
+    anything else (numpy scalars, sets, subclasses, other objects) goes through
+    ``json_safe`` itself. Exact type checks, the flat values of a dict checked in place:
+    json_safe took ~1 ms of a 35-candidate For-You answer, this about a third of it."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            (key if type(key) is str else str(key)): (
+                item
+                if (of := type(item)) in _KEPT or (of is float and isfinite(item))
+                else json_ready(item)
+            )
+            for key, item in value.items()
+        }
+    if kind in _KEPT:
+        return value
+    if kind is float:
+        return value if isfinite(value) else None
+    if kind is list or kind is tuple:
+        return [json_ready(item) for item in value]
+    return json_safe(value)
+
+
 class FeedJSONResponse(Response):
     """A feed answer as JSON through orjson: the stdlib encoder took ~1.8 ms of a 35-candidate
     answer (19 scores each), most of what the HTTP layer added. The payload is already
-    :func:`~pipeline.report.json_safe` (no NaN, string keys), so the output is the same."""
+    JSON-safe (:func:`json_ready`: no NaN, string keys), so the output is the same."""
 
     media_type = "application/json"
 

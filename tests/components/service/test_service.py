@@ -334,3 +334,35 @@ def test_feedmixer_serve_picks_the_for_you_service_for_its_recipes_and_by_defaul
     assert type(generic) is FeedService
     with pytest.raises(FeedmixerError, match="expected one of: for_you, generic"):
         choose_service("nope", [])
+
+
+def test_served_fields_name_the_first_source_that_retrieved_each_post():
+    from types import SimpleNamespace
+
+    from components.models import PostCandidate
+
+    posts = {i: PostCandidate(id=i, author_id=i % 3) for i in range(1, 7)}
+    result = SimpleNamespace(
+        selected=[posts[5], posts[1], posts[3]],
+        retrieved_by={
+            "thunder": [posts[2], posts[3], posts[4]],
+            "phoenix_retrieval": [posts[3], posts[1], posts[6]],
+            "late": [posts[1], posts[5]],
+        },
+    )
+    fields = ForYouService().served_fields(result)  # type: ignore[arg-type]
+    assert [f["source"] for f in fields] == ["late", "phoenix_retrieval", "thunder"]
+    unretrieved = SimpleNamespace(selected=[posts[6]], retrieved_by={"thunder": [posts[2]]})
+    assert ForYouService().served_fields(unretrieved)[0]["source"] is None  # type: ignore[arg-type]
+    assert set(fields[0]) == {
+        "author_id",
+        "author_handle",
+        "created_at",
+        "text",
+        "in_network",
+        "source",
+        "weighted_sum",
+        "diversity_factor",
+        "oon_factor",
+        "scores",
+    }

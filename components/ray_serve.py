@@ -66,6 +66,8 @@ class _Candidate(NamedTuple):
     text: str
     has_image: bool
     video_duration_s: float | None
+    impressions: int | None
+    engaged: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class RankRequest:
     user_id: int
     history: tuple[Engagement, ...]
     history_posts: tuple[Post, ...]
-    columns: tuple[list, list, list, list, list, list]  # the _Candidate fields
+    columns: tuple[list, ...]  # the _Candidate fields, in order
     now: float
 
     @property
@@ -134,6 +136,8 @@ class RemoteRanking(_Remote):
             [c.text for c in candidates],
             [c.has_image for c in candidates],
             [c.video_duration_s for c in candidates],
+            [c.impressions for c in candidates],
+            [c.engaged for c in candidates],
         )
         return self.call("predict", RankRequest(user_id, kept, posts, columns, now))
 

@@ -52,6 +52,7 @@ HISTORY_POSTS_KEPT = 200_000
 """History posts a ranker replica keeps from requests (posts of a few hundred bytes each):
 enough for every active viewer's history, bounded however long the replica runs."""
 REPLICA_HEADER = "x-feedmixer-replica"
+REQUEST_ID = b"x-request-id"
 
 
 # -- what travels between deployments ------------------------------------------------------
@@ -324,7 +325,7 @@ class IngressDeployment:
         )
         app = create_app(self.runner)
         app.router.lifespan_context = _serving_when_ready(self.runner, self.ready_timeout_s)
-        app.add_middleware(ReplicaHeader, replica=serve.get_replica_context().replica_id.unique_id)
+        app.add_middleware(ReplicaHeaders, replica=serve.get_replica_context().replica_id.unique_id)
         return app
 
     def check_health(self) -> None:
@@ -345,9 +346,14 @@ def _serving_when_ready(runner: Any, timeout_s: float) -> Any:
     return lifespan
 
 
-class ReplicaHeader:
+class ReplicaHeaders:
     """Names the ingress replica that answered in a response header (which replica served
-    what, for operators and for the tests)."""
+    what, for operators and for the tests), and leaves the request id's header to Ray.
+
+    Ray's proxy gives every request an ``x-request-id`` (the client's, or one it makes up)
+    before the request reaches the app, which serves under that id and echoes it; the proxy
+    then adds the same header to the answer again. Dropping the app's copy leaves the
+    client one header, equal to the answer's ``request_id``."""
 
     def __init__(self, app: Any, replica: str) -> None:
         self.app = app
@@ -360,7 +366,8 @@ class ReplicaHeader:
 
         async def send_named(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), self.header]}
+                kept = [h for h in message.get("headers", []) if h[0].lower() != REQUEST_ID]
+                message = {**message, "headers": [*kept, self.header]}
             await send(message)
 
         await self.app(scope, receive, send_named)

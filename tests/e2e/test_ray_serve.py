@@ -157,6 +157,8 @@ def test_feeds_are_served_by_both_ingress_replicas(cluster):
         answer = cluster.post("/v1/feeds/for_you", json={"user_id": next(viewers)})
         assert answer.status_code == 200, answer.text
         body = answer.json()
+        # one request id (Ray's proxy's), the one the pipeline served under
+        assert answer.headers.get_list("x-request-id") == [body["request_id"]]
         sources = {c["source"] for c in body["selected"]}
         if not body["degradations"] and body["selected"] and "phoenix_retrieval" in sources:
             assert all(c["scores"]["favorite"] is not None for c in body["selected"])

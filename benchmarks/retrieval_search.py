@@ -125,7 +125,7 @@ def synthetic_posts(
     target's)."""
     from phoenix_models.content import PostFeatures
     from phoenix_models.data.demo_text import generate_texts
-    from phoenix_models.data.demo_world import SAFETY_LABELS
+    from phoenix_models.data.demo_world import draw_media_and_labels
 
     cfg, authors, n = world.config, world.authors, post_ids.size
     author_id = rng.choice(world.posts.author_id, size=n)
@@ -134,15 +134,7 @@ def synthetic_posts(
         rng.random(n) < 0.8, authors.primary_topic[row], authors.secondary_topic[row]
     ).astype(np.int16)
     original_like = rng.random(n) >= cfg.reply_fraction + cfg.repost_fraction
-    video = original_like & (rng.random(n) < cfg.video_fraction)
-    duration = np.where(
-        video, np.clip(rng.lognormal(np.log(30.0), 1.0, size=n), 3.0, 600.0), 0.0
-    ).astype(np.float32)
-    image = original_like & ~video & (rng.random(n) < cfg.image_fraction)
-    labelled = rng.random(n) < cfg.safety_label_fraction
-    label = np.where(
-        labelled, np.asarray(SAFETY_LABELS)[rng.integers(0, len(SAFETY_LABELS), n)], ""
-    ).astype("<U8")
+    _, duration, image, label = draw_media_and_labels(cfg, original_like, rng)
     texts = generate_texts(world.topics, topic, label, rng)
     if content is not None:
         features = content.features(post_ids, texts.tolist(), image, duration)

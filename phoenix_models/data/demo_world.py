@@ -426,6 +426,26 @@ def _ranks_within(counts: np.ndarray) -> np.ndarray:
     return np.arange(counts.sum()) - starts
 
 
+def draw_media_and_labels(
+    config: DemoWorldConfig, original_like: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(is_video, video_duration_s, has_image, safety_label)`` of posts as the world draws
+    them: videos and images only on original and quote posts (``original_like``), video
+    lengths log-normal around 30 s within [3, 600] s, labels on a ``safety_label_fraction``
+    of all posts. Shared with the benchmark that grows the corpus to a million posts."""
+    n = original_like.size
+    is_video = original_like & (rng.random(n) < config.video_fraction)
+    duration = np.where(
+        is_video, np.clip(rng.lognormal(np.log(30.0), 1.0, size=n), 3.0, 600.0), 0.0
+    ).astype(np.float32)
+    has_image = original_like & ~is_video & (rng.random(n) < config.image_fraction)
+    labelled = rng.random(n) < config.safety_label_fraction
+    safety_label = np.where(
+        labelled, np.asarray(SAFETY_LABELS)[rng.integers(0, len(SAFETY_LABELS), n)], ""
+    ).astype("<U8")
+    return is_video, duration, has_image, safety_label
+
+
 def _generate_posts(
     config: DemoWorldConfig, topics: tuple[str, ...], authors: Authors, rng
 ) -> Posts:
@@ -480,16 +500,9 @@ def _generate_posts(
         else:
             quoted[i], quoted_user[i] = post_id[j], author_id[j]
 
-    is_original_like = (kind == 0) | (kind == 3)
-    is_video = is_original_like & (rng.random(n) < config.video_fraction)
-    duration = np.where(
-        is_video, np.clip(rng.lognormal(np.log(30.0), 1.0, size=n), 3.0, 600.0), 0.0
-    ).astype(np.float32)
-    has_image = is_original_like & ~is_video & (rng.random(n) < config.image_fraction)
-    labelled = rng.random(n) < config.safety_label_fraction
-    safety_label = np.where(
-        labelled, np.asarray(SAFETY_LABELS)[rng.integers(0, len(SAFETY_LABELS), n)], ""
-    ).astype("<U8")
+    is_video, duration, has_image, safety_label = draw_media_and_labels(
+        config, (kind == 0) | (kind == 3), rng
+    )
 
     text = generate_texts(topics, topic, safety_label, rng)
     text[kind == 2] = text[reposted[kind == 2] - POST_ID_BASE - 1]

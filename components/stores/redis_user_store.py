@@ -97,6 +97,9 @@ def _decode_engagement(member: str) -> Engagement:
     )
 
 
+_COUNTS_BACKFILLED = "post_engagement_backfilled"
+
+
 class RedisUserStore:
     """Per-viewer data in Redis at ``url`` (see the module docs for the keys).
 
@@ -107,6 +110,46 @@ class RedisUserStore:
         self.url = url
         self.prefix = prefix
         self._client = connect(url, timeout_s=timeout_s)
+        self._backfill_post_engagement()
+
+    def _backfill_post_engagement(self, *, timeout_s: float = 600.0) -> None:
+        """Count, once, the engagements a store written before the per-post counters holds
+        (what SQLite's first open does in one transaction). It runs under the seeding lock
+        when a process opens the store, before that process serves; an engagement another,
+        older process records during the count could be missed, so upgrade every writer at
+        once."""
+        if self.get_meta(_COUNTS_BACKFILLED):
+            return
+        with (
+            self._errors(),
+            self._client.lock(
+                self._key("seed_lock"), timeout=timeout_s, blocking_timeout=timeout_s
+            ),
+        ):
+            if self.get_meta(_COUNTS_BACKFILLED):
+                return  # another process counted them while we waited
+            impressions: Counter[int] = Counter()
+            engaged: Counter[int] = Counter()
+            for key in self._client.scan_iter(match=self._pattern("engagements:*"), count=1_000):
+                for member in self._client.zrange(key, 0, -1):
+                    post, _, _, _, mask, *_ = json.loads(member)
+                    impressions[int(post) - _INT64] += 1
+                    engaged[int(post) - _INT64] += bool(mask & POSITIVE_MASK)
+            with self._client.pipeline(transaction=True) as tx:
+                tx.delete(self._key("post_impressions"), self._key("post_engaged"))
+                self._add_counts(tx, impressions, engaged)
+                tx.hset(self._key("meta"), _COUNTS_BACKFILLED, "1")
+                tx.execute()
+
+    def _add_counts(self, tx: Any, impressions: Counter[int], engaged: Counter[int]) -> None:
+        for post, count in impressions.items():
+            tx.hincrby(self._key("post_impressions"), str(post), count)
+            if engaged[post]:
+                tx.hincrby(self._key("post_engaged"), str(post), engaged[post])
+
+    def _pattern(self, tail: str) -> str:
+        """A SCAN pattern for keys under the prefix (its glob characters escaped)."""
+        return "".join(f"\\{c}" if c in "\\*?[]" else c for c in self.prefix) + tail
 
     def _key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
@@ -243,10 +286,7 @@ class RedisUserStore:
                 for user, scored in members.items():
                     tx.zadd(self._key("engagements", user), scored)
                     tx.sadd(self._key("seen", user), *seen[user])
-                for post, count in impressions.items():
-                    tx.hincrby(self._key("post_impressions"), str(post), count)
-                    if engaged[post]:
-                        tx.hincrby(self._key("post_engaged"), str(post), engaged[post])
+                self._add_counts(tx, impressions, engaged)
                 tx.execute()
 
     def engagement_history(
@@ -347,14 +387,14 @@ class RedisUserStore:
             if self.get_meta("seed") == key:
                 return False  # another replica loaded it while we waited
             self._delete_prefix(keep=self._key("seed_lock"))
-            load(self)
+            load(self)  # from empty: the counters count exactly what it loads
+            self.set_meta(_COUNTS_BACKFILLED, "1")
             self.set_meta("seed", key)
         return True
 
     def _delete_prefix(self, *, keep: str) -> None:
         batch: list[str] = []
-        pattern = "".join(f"\\{c}" if c in "\\*?[]" else c for c in self.prefix) + "*"
-        for name in self._client.scan_iter(match=pattern, count=1_000):
+        for name in self._client.scan_iter(match=self._pattern("*"), count=1_000):
             if name != keep:
                 batch.append(name)
             if len(batch) >= 1_000:

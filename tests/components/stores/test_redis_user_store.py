@@ -76,9 +76,31 @@ def test_prefixes_keep_stores_apart_and_hold_every_key(redis_url):
     a.set_meta("world", "x")
     assert b.following(1) == frozenset() and b.get_meta("world") is None
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    assert sorted(client.keys("*")) == ["a:follows:1", "a:meta", "a:served:1", "a:served_users"]
+    assert sorted(client.keys("*")) == [
+        "a:follows:1",
+        "a:meta",
+        "a:served:1",
+        "a:served_users",
+        "b:meta",  # b's own: it noted that it had no engagements to count
+    ]
     b.clear_served()
     assert a.served_ids(1) == {3}
+
+
+def test_a_store_written_before_the_post_counters_gets_them_counted_once(redis_url):
+    store = open_user_store(redis_url)
+    store.record_engagement_rows([(1, 10, 2, 100, 1, 0, 0.0, 1), (2, 10, 2, 101, 0, 0, 0.0, 1)])
+    store.record_engagement_rows([(3, 11, 2, 102, 1, 0, 0.0, 1)])
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    # what a store written by an older version holds: engagements, no counters
+    client.delete("feedmixer:post_impressions", "feedmixer:post_engaged")
+    client.hdel("feedmixer:meta", "post_engagement_backfilled")
+    assert store.post_engagement([10, 11]) == {10: (0, 0), 11: (0, 0)}
+    reopened = open_user_store(redis_url)
+    assert reopened.post_engagement([10, 11]) == {10: (2, 1), 11: (1, 1)}
+    reopened.record_engagement_rows([(4, 10, 2, 103, 1, 0, 0.0, 1)])
+    again = open_user_store(redis_url)  # counted once: reopening does not count again
+    assert again.post_engagement([10, 11]) == {10: (3, 2), 11: (1, 1)}
 
 
 def test_a_key_of_the_wrong_type_is_reported_as_corrupt(redis_url):

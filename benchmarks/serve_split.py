@@ -4,8 +4,9 @@ Sends sequential requests to a running `feedmixer serve` with the standard libra
 `http.client` (one keep-alive connection, so no client library's own cost is counted) and
 splits the mean client latency into the pipeline (`timings.total_ms` of each answer), the
 rest of the service's handler (`feedmixer_request_duration_seconds` from `/metrics` minus
-the pipeline: building the answer, JSON, metrics) and everything outside the handler
-(uvicorn, FastAPI's request parsing, loopback, the client's own read).
+the pipeline: admission, building the answer and its JSON; the metrics are recorded after
+the answer is sent) and everything outside the handler (uvicorn, FastAPI's request
+parsing, loopback, the client's own read).
 
     FEEDMIXER_DEMO_WORLD=n_users=300,n_authors=150,n_posts=6000,n_impressions=30000 \\
         .venv/bin/feedmixer serve --port 18777 --state /tmp/serve-split &

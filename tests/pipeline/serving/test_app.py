@@ -409,3 +409,13 @@ async def test_every_served_request_is_counted_once_the_answer_is_sent(toy_recip
         'feedmixer_stage_duration_seconds_count{recipe="toy",stage="sources"} 3.0',
     ):
         assert line in text, line
+
+
+async def test_a_request_without_an_id_gets_sixteen_random_hex_digits(toy_recipe):
+    import re
+
+    async with running([toy_recipe]) as (client, _):
+        answers = [await client.post("/v1/feeds/toy", json={"user_id": 42}) for _ in range(3)]
+    ids = [answer.json()["request_id"] for answer in answers]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", i) for i in ids) and len(set(ids)) == 3
+    assert [answer.headers["x-request-id"] for answer in answers] == ids

@@ -5,7 +5,9 @@ Serves `for_you` to a deterministic sample of demo-world viewers (as
 feed-quality ratio (mean oracle engagement probability of a top 35 / that of the best 35)
 of several orderings, all *without* the author-diversity and out-of-network demotions:
 
-- the model's weighted score and its P(favorite);
+- the model's weighted score (after the engagement prior), its weighted sum (before it),
+  that sum times the post's hidden quality (what knowing each post's quality would add),
+  and its P(favorite);
 - the viewer's hidden preference for the post's topic, alone and times the author's hidden
   quality (the best a model can do that cannot see the post's own hidden quality);
 - the share of the viewer's last 32 engaged posts on the candidate's topic times the
@@ -51,9 +53,13 @@ def orderings(world, user: int, pool: list) -> dict[str, np.ndarray]:
         values = [getattr(c, name, None) for c in pool]
         return np.array([-np.inf if v is None else pick(v) for v in values], np.float64)
 
+    weighted_sum = field("weighted_sum")
+    post_quality = world.posts.quality[rows]
     return {
         "served (with the demotions)": field("score"),
-        "model weighted score": field("weighted_score"),
+        "model weighted score (with the engagement prior)": field("weighted_score"),
+        "model weighted sum (without it)": weighted_sum,
+        "model weighted sum x the post's hidden quality": weighted_sum * post_quality,
         "model P(favorite)": field("phoenix_scores", lambda v: v[0]),
         "hidden topic preference": preference,
         "hidden preference x author quality": preference * author_quality,

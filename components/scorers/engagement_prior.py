@@ -36,9 +36,10 @@ class EngagementPrior(Scorer[ForYouQuery, PostCandidate]):
     Why a step of its own when the ranker reads the same counts: a post's own quality
     decides much of which posts belong at the top of a feed (on the demo world, ordering the
     pool by the ranker's score times the post's hidden quality lifts the feed-quality ratio
-    from 0.79 to 0.88), but it barely shows in the ranker's loss over logged impressions
-    (the hidden quality alone ranks held-out favorites at AUC 0.54), so the ranker learns to
-    lean on the counts much less than the feed should (docs/for_you.md has the numbers).
+    from 0.79 to 0.89, ``benchmarks/feed_ceilings.py``), but it barely shows in the ranker's
+    loss over logged impressions (the hidden quality alone ranks held-out favorites at AUC
+    0.54), so the ranker learns to lean on the counts much less than the feed should
+    (docs/for_you.md has the numbers).
     """
 
     class Params(BaseModel):

@@ -8,11 +8,7 @@ hash, as in the published code. Arrays are NumPy on the host; the model function
 them (or JAX arrays) directly. Only NumPy is imported here.
 
 Examples:
-    >>> from phoenix_models.config import (
-    ENGAGEMENT_COUNT_BUCKETS,
-    ENGAGEMENT_SHARE_BOUNDS,
-    PhoenixConfig,
-)
+    >>> from phoenix_models.config import PhoenixConfig
     >>> cfg = PhoenixConfig.tiny()
     >>> batch = make_batch(
     ...     cfg,

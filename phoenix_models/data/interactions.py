@@ -113,12 +113,14 @@ class InteractionLog:
     def engagement_so_far(self) -> tuple[np.ndarray, np.ndarray]:
         """``(impressions, engaged)`` ``[N]`` int64: each row's post's impressions by anyone
         strictly before the row (by timestamp; the row itself excluded), and how many of
-        them had a :data:`POSITIVE_ACTIONS` action. What a server counting impressions as
-        they arrive knew when the row was shown, so training never sees the future."""
+        them had a :data:`POSITIVE_ACTIONS` action (rows at the same second: by user id).
+        What a server counting impressions as they arrive knew when the row was shown, so
+        training never sees the future."""
         order = np.lexsort((self.user_id, self.timestamp, self.post_id))
         post = self.post_id[order]
-        start = np.flatnonzero(np.concatenate([[True], post[1:] != post[:-1]]))
-        group = np.cumsum(np.concatenate([[True], post[1:] != post[:-1]])) - 1
+        first = np.concatenate([[True], post[1:] != post[:-1]])[: post.size]
+        start = np.flatnonzero(first)
+        group = np.cumsum(first) - 1
         rank = np.arange(post.size) - start[group]
         engaged = self.positive(POSITIVE_ACTIONS)[order].astype(np.int64)
         before = np.cumsum(engaged) - engaged  # engaged rows before, log-wide

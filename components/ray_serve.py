@@ -59,7 +59,8 @@ REQUEST_ID = b"x-request-id"
 
 
 class _Candidate(NamedTuple):
-    """The candidate fields the ranker reads (``candidate_arrays``, ``PostContent``)."""
+    """The candidate fields the ranker reads (``candidate_arrays``, ``PostContent``): the
+    ingress sends these columns of its candidates, by name, so a field added here travels."""
 
     id: int
     author_id: int
@@ -130,16 +131,7 @@ class RemoteRanking(_Remote):
         now: float,
     ) -> np.ndarray:
         kept, posts = _history(history, self.history_length, self.catalog)
-        columns = (
-            [c.id for c in candidates],
-            [c.author_id for c in candidates],
-            [c.created_at for c in candidates],
-            [c.text for c in candidates],
-            [c.has_image for c in candidates],
-            [c.video_duration_s for c in candidates],
-            [c.impressions for c in candidates],
-            [c.engaged for c in candidates],
-        )
+        columns = tuple([getattr(c, name) for c in candidates] for name in _Candidate._fields)
         return self.call("predict", RankRequest(user_id, kept, posts, columns, now))
 
 

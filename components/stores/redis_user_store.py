@@ -51,6 +51,7 @@ from typing import Any
 from components.models import Engagement, SafetySettings
 from components.stores.redis_client import connect, redis_errors
 from components.stores.user_store import POSITIVE_MASK, engagement_row, mask_to_actions
+from phoenix_models.config import POSITIVE_ACTIONS
 
 _INT64 = 2**63
 _EDGES = ("follows", "blocks", "mutes")
@@ -98,6 +99,7 @@ def _decode_engagement(member: str) -> Engagement:
 
 
 _COUNTS_BACKFILLED = "post_engagement_backfilled"
+_POSITIVE = frozenset(POSITIVE_ACTIONS)
 
 
 class RedisUserStore:
@@ -132,9 +134,9 @@ class RedisUserStore:
             engaged: Counter[int] = Counter()
             for key in self._client.scan_iter(match=self._pattern("engagements:*"), count=1_000):
                 for member in self._client.zrange(key, 0, -1):
-                    post, _, _, _, mask, *_ = json.loads(member)
-                    impressions[int(post) - _INT64] += 1
-                    engaged[int(post) - _INT64] += bool(mask & POSITIVE_MASK)
+                    engagement = _decode_engagement(member)
+                    impressions[engagement.post_id] += 1
+                    engaged[engagement.post_id] += not _POSITIVE.isdisjoint(engagement.actions)
             with self._client.pipeline(transaction=True) as tx:
                 tx.delete(self._key("post_impressions"), self._key("post_engaged"))
                 self._add_counts(tx, impressions, engaged)

@@ -22,7 +22,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from components.models import ACTION_INDEX, ACTIONS, Engagement, SafetySettings
@@ -142,25 +142,18 @@ class UserStore:
             raise UserStoreCorrupt(f"{self.path}: damaged SQLite database ({detail})")
 
     def _backfill_post_engagement(self) -> None:
-        conn = self._conn()
-        with self._lock if self._memory else contextlib.nullcontext():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                done = conn.execute(
-                    "SELECT 1 FROM meta WHERE key = ?", (_COUNTS_BACKFILLED,)
-                ).fetchall()
-                if not done:
-                    conn.execute("DELETE FROM post_engagement")
-                    conn.execute(
-                        "INSERT INTO post_engagement SELECT post_id, COUNT(*), "
-                        "SUM((actions & ?) != 0) FROM engagements GROUP BY post_id",
-                        (POSITIVE_MASK,),
-                    )
-                    conn.execute("INSERT INTO meta VALUES (?, '1')", (_COUNTS_BACKFILLED,))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        if self._read("SELECT 1 FROM meta WHERE key = ?", (_COUNTS_BACKFILLED,)):
+            return  # the usual open: no write lock taken
+        with self._immediate() as conn:
+            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_COUNTS_BACKFILLED,)).fetchall():
+                return  # another process counted them while we waited for the lock
+            conn.execute("DELETE FROM post_engagement")
+            conn.execute(
+                "INSERT INTO post_engagement SELECT post_id, COUNT(*), "
+                "SUM((actions & ?) != 0) FROM engagements GROUP BY post_id",
+                (POSITIVE_MASK,),
+            )
+            conn.execute("INSERT INTO meta VALUES (?, '1')", (_COUNTS_BACKFILLED,))
 
     # -- connections --------------------------------------------------------------------
 
@@ -192,21 +185,22 @@ class UserStore:
 
     def _write(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         """Run ``sql`` for every row in one ``BEGIN IMMEDIATE`` transaction."""
-        if self._memory:
-            with self._lock:
-                self._transaction(sql, rows)
-        else:
-            self._transaction(sql, rows)
-
-    def _transaction(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._immediate() as conn:
             conn.executemany(sql, rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if
+        it raises (an in-memory store's one connection is held for the whole block)."""
+        with self._lock if self._memory else contextlib.nullcontext():
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

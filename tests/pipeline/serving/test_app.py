@@ -331,62 +331,6 @@ async def test_hostile_json_bodies_are_refused_with_a_json_error(toy_recipe, bod
     assert answer.json()["error"] and answer.json()["message"]
 
 
-def test_json_ready_builds_exactly_what_json_safe_does():
-    import datetime
-    import enum
-    import math
-    import uuid
-
-    import numpy as np
-    import orjson
-
-    from pipeline.report import json_safe
-    from pipeline.serving.app import json_ready
-
-    class Color(enum.Enum):
-        RED = 1
-
-    class Level(enum.IntEnum):
-        HIGH = 3
-
-    class Name(str):
-        pass
-
-    class Ratio(float):
-        pass
-
-    @dataclass
-    class Point:
-        x: float
-
-    tricky = {
-        "id": 7,
-        "score": 0.25,
-        "nan": math.nan,
-        "inf": math.inf,
-        "ninf": -math.inf,
-        "np": [np.float32(0.1), np.float64(math.nan), np.int64(3), np.bool_(True)],
-        "np_inf": np.float32(np.inf),
-        "tuple": (1, 2.5, (math.nan, "x")),
-        "nested": {"a": {"b": [None, True, False, {"c": math.inf}]}},
-        1: "int key",
-        (1, 2): "tuple key",
-        None: "none key",
-        "set": {3, 1, 2},
-        "frozen": frozenset({"b", "a"}),
-        "subclasses": [Name("n"), Level.HIGH],
-        "objects": [Color.RED, uuid.UUID(int=5), Point(1.0), datetime.date(2026, 1, 2), object],
-        "empty": [{}, [], ()],
-    }
-    for value in (tricky, [tricky, (tricky,)], math.nan, np.float32(2.5), "s", None, (1,)):
-        ready, safe = json_ready(value), json_safe(value)
-        assert ready == safe
-        assert orjson.dumps(ready) == orjson.dumps(safe)
-    assert json_ready({"x": math.nan})["x"] is None  # no NaN is ever served
-    # a float subclass is json_safe's too (orjson refuses it either way)
-    assert json_ready([Ratio(math.nan), Ratio(1.5)]) == json_safe([Ratio(math.nan), Ratio(1.5)])
-
-
 def test_metrics_children_are_the_labelled_metrics_and_remembered():
     from pipeline.serving.metrics import Metrics
 

@@ -250,15 +250,16 @@ def explain_post(result: Any, post_id: int) -> list[str]:
     top = sorted(scores, key=scores.get, reverse=True)[:5]
     lines.append("phoenix: " + ", ".join(f"P({a})={scores[a]:.4f}" for a in top))
     lines.append(f"weighted: sum of weight x probability = {_number(candidate.weighted_sum)}")
-    factor = candidate.engagement_factor
-    weighted = candidate.weighted_score
-    if factor is not None and weighted is not None:  # undo the prior to show the offset step
-        weighted = weighted / factor if weighted >= 0 else weighted * factor
-    if weighted is not None and not math.isclose(weighted, candidate.weighted_sum or 0.0):
-        lines.append(f"weighted: after X's negative-score offset = {_number(weighted)}")
-    if factor is not None:
+    if candidate.engagement_factor is not None:
         lines.append(
-            f"engagement_prior: factor {factor:.4f} -> {_number(candidate.weighted_score)}"
+            f"engagement_prior: factor {candidate.engagement_factor:.4f} "
+            "on the positive actions' part"
+        )
+    weighted = candidate.weighted_score
+    if weighted is not None and not math.isclose(weighted, candidate.weighted_sum or 0.0):
+        lines.append(
+            "weighted: score after the engagement factor and the negative-score policy = "
+            + _number(weighted)
         )
     if candidate.diversity_factor is not None:
         lines.append(f"author_diversity: factor {candidate.diversity_factor:.4f}")

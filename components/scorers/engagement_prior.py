@@ -1,4 +1,4 @@
-"""Scale each score by how well the post has done so far: a smoothed engaged share."""
+"""How well a post has done so far, as a factor for its score: a smoothed engaged share."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.models import ForYouQuery, PostCandidate
-from components.scorers.factors import scale_by_factor
 from pipeline import Scorer, register
 
 
@@ -26,12 +25,12 @@ def engagement_factor(impressions: int, engaged: int, prior_share: float, streng
 
 @register("engagement_prior")
 class EngagementPrior(Scorer[ForYouQuery, PostCandidate]):
-    """Scales ``weighted_score`` by :func:`engagement_factor` of the post's engagement so far
-    (``impressions`` / ``engaged``, from ``engagement_so_far_hydrator``), dividing a
-    negative score instead (:func:`~components.scorers.factors.scale_by_factor`: a factor
-    above 1 raises either sign, never past zero), and writes the factor to
-    ``engagement_factor``. It runs before ``author_diversity``, so an author's posts are
-    ranked among themselves with it; a post whose counts are unknown keeps its score.
+    """Writes :func:`engagement_factor` of the post's engagement so far (``impressions`` /
+    ``engaged``, from ``engagement_so_far_hydrator``) to ``engagement_factor``; 1 for a post
+    whose counts are unknown. ``weighted`` (``positive_factor: engagement_factor``) then
+    multiplies the positive actions' part of the score by it, so it runs before
+    ``weighted`` and, through ``weighted_score``, before ``author_diversity``: an author's
+    posts are ranked among themselves with it.
 
     Why a step of its own when the ranker reads the same counts: a post's own quality
     decides much of which posts belong at the top of a feed (on the demo world, ordering the
@@ -48,28 +47,23 @@ class EngagementPrior(Scorer[ForYouQuery, PostCandidate]):
             0.15, gt=0, le=1, description="engaged share of an average post (the prior mean)"
         )
         strength: float = Field(
-            10.0,
+            20.0,
             gt=0,
             description="pseudo-impressions of the prior (real ones needed to move it halfway)",
         )
 
-    reads = {"weighted_score", "impressions", "engaged"}
-    writes = {"weighted_score", "engagement_factor"}
+    reads = {"impressions", "engaged"}
+    writes = {"engagement_factor"}
 
     def score(
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]
     ) -> dict[str, list[float | None]]:
         share, strength = self.params.prior_share, self.params.strength
-        factors = [
-            1.0
-            if c.impressions is None
-            else engagement_factor(c.impressions, c.engaged or 0, share, strength)
-            for c in candidates
-        ]
         return {
-            "weighted_score": [
-                None if c.weighted_score is None else scale_by_factor(c.weighted_score, f)
-                for c, f in zip(candidates, factors, strict=True)
-            ],
-            "engagement_factor": factors,
+            "engagement_factor": [
+                1.0
+                if c.impressions is None
+                else engagement_factor(c.impressions, c.engaged or 0, share, strength)
+                for c in candidates
+            ]
         }

@@ -20,17 +20,3 @@ def lower_by_factor(score: float, factor: float) -> float:
     """
     return score - (1.0 - factor) * abs(score)
 
-
-def scale_by_factor(score: float, factor: float) -> float:
-    """``score * factor`` for a score >= 0, ``score / factor`` for a negative one (``factor``
-    > 0): a factor above 1 raises a score, below 1 lowers it, and the sign never flips.
-
-    For boosts: raising a negative score by a fraction of its magnitude
-    (:func:`lower_by_factor` with a factor above 1) lifts it past zero once the factor
-    reaches 2, above every post with a positive score.
-
-    Examples:
-        >>> scale_by_factor(2.0, 1.5), scale_by_factor(-3.0, 1.5), scale_by_factor(-3.0, 0.5)
-        (3.0, -2.0, -6.0)
-    """
-    return score * factor if score >= 0 else score / factor

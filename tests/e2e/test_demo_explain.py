@@ -16,14 +16,23 @@ async def test_explain_names_each_scorer_step_of_a_served_post(serve):
     assert f"oon: factor {post.oon_factor:.2f}" in text
     assert post.impressions is not None  # for_you hydrates the post's engagement so far
     assert f"engagement so far: {post.impressions} impressions, {post.engaged} engaged" in text
+    assert f"engagement_prior: factor {post.engagement_factor:.4f}" in text
+    assert f"policy = {post.weighted_score:+.6g}" in text
     assert "rank 1 of" in lines[-1]
-    assert "offset" not in text  # signed scores: no offset step to show
 
 
-async def test_explain_shows_the_offset_when_the_recipe_uses_x_formula(serve):
+async def test_explain_shows_the_offset_score_when_the_recipe_uses_x_formula(serve):
     result = await serve(overrides={"scorers.weighted.params.negative_scores": "offset"})
-    text = "\n".join(explain_post(result, result.selected[0].id))
-    assert "after X's negative-score offset" in text
+    post = result.selected[0]
+    text = "\n".join(explain_post(result, post.id))
+    # a negative sum the engagement factor cannot raise (factor <= 1) lands in [0, 0.001)
+    negative = [
+        c
+        for c in result.scored
+        if c.weighted_sum is not None and c.weighted_sum < 0 and c.engagement_factor <= 1
+    ]
+    assert negative and all(0 <= c.weighted_score < 0.001 for c in negative)
+    assert f"policy = {post.weighted_score:+.6g}" in text
 
 
 async def test_explain_of_a_filtered_or_unknown_post_tells_its_path_only(serve):

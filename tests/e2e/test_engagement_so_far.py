@@ -30,9 +30,9 @@ async def test_served_posts_carry_their_counts_and_the_prior_follows_them(serve,
         counts[c.id] for c in result.selected
     ]
     assert any(c.impressions for c in result.selected)  # the demo log has impressions
-    for c in result.scored:  # for_you.yaml's prior: share 0.15, strength 10
+    for c in result.scored:  # for_you.yaml's prior: share 0.15, strength 20
         assert c.engagement_factor == pytest.approx(
-            engagement_factor(c.impressions, c.engaged, 0.15, 10.0)
+            engagement_factor(c.impressions, c.engaged, 0.15, 20.0)
         )
     assert len({c.engagement_factor for c in result.scored}) > 10
 

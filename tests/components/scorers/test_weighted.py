@@ -97,3 +97,31 @@ def test_all_zero_weights_clip_at_zero():
     n = len(ACTIONS)
     out = offset_negative(np.full(1, -0.5), np.zeros(n), 0.001)
     assert out.tolist() == [0.0]
+
+
+async def test_a_positive_factor_scales_what_a_post_earns_not_what_it_costs(
+    make_query, make_candidate
+):
+    row = probs(favorite=0.4, reply=0.1, not_interested=0.02, report=0.001)
+    earns, costs = 0.4 * 0.5 + 0.1 * 5, -(0.02 * 43.2 + 0.001 * 234)
+    candidates = [
+        make_candidate(1, phoenix_scores=row, engagement_factor=2.0),
+        make_candidate(2, phoenix_scores=row, engagement_factor=0.5),
+        make_candidate(3, phoenix_scores=row),  # no factor: the plain sum
+    ]
+    params = Weighted.Params(positive_factor="engagement_factor")
+    raised, lowered, plain = await run_component(Weighted(params), make_query(), candidates)
+    assert raised.weighted_score == pytest.approx(2.0 * earns + costs)
+    assert lowered.weighted_score == pytest.approx(0.5 * earns + costs)
+    assert plain.weighted_score == pytest.approx(earns + costs)
+    # the sum stays the ranker's own, for explanations
+    assert [c.weighted_sum for c in (raised, lowered, plain)] == pytest.approx([earns + costs] * 3)
+    # X's offset applies to the scaled sum
+    offset = Weighted.Params(positive_factor="engagement_factor", negative_scores="offset")
+    (scored,) = await run_component(Weighted(offset), make_query(), candidates[:1])
+    assert scored.weighted_score == pytest.approx(2.0 * earns + costs + 0.001)
+
+
+def test_a_positive_factor_is_declared_as_a_read_so_recipes_check_its_writer():
+    assert "engagement_factor" in Weighted(positive_factor="engagement_factor").reads
+    assert "engagement_factor" not in Weighted().reads

@@ -19,4 +19,3 @@ def lower_by_factor(score: float, factor: float) -> float:
         (1.5, -2.5)
     """
     return score - (1.0 - factor) * abs(score)
-

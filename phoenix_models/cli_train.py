@@ -126,16 +126,51 @@ def evaluate(
     ] = None,
     world_seed: Annotated[int, typer.Option(help="Demo world seed.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="MovieLens: run the protocol once per seed (e.g. 0,1,2) and report the mean "
+            "over seeds with a bootstrap interval over users of each user's metric averaged "
+            "over the seeds; with --save, seed s is kept in SAVE/seed<s>/ as it finishes."
+        ),
+    ] = None,
+    content: Annotated[
+        bool,
+        typer.Option(
+            help="MovieLens: our models read each movie's semantic IDs (title + genres) and "
+            "start the ranker's output bias at base rates (--no-content: ids only)."
+        ),
+    ] = True,
 ) -> None:
     """Evaluate: MovieLens protocol with baselines side by side, or the demo world vs oracle."""
     with _clean_errors():
         _check_choice("--dataset", dataset, DATASETS)
         if dataset == "movielens":
-            from phoenix_models.evaluate import evaluate_movielens
-
-            report = evaluate_movielens(
-                seed=seed, checkpoint=checkpoint, save_to=save, progress=progress
+            from phoenix_models.evaluate import (
+                MovieLensRecipe,
+                evaluate_movielens,
+                evaluate_movielens_seeds,
             )
+
+            recipe = MovieLensRecipe(content=content)
+            if seeds is not None:
+                if checkpoint is not None:
+                    raise ValueError("--seeds trains its models: it cannot take --checkpoint")
+                report = evaluate_movielens_seeds(
+                    _seed_list(seeds),
+                    save_to=save,
+                    recipe=recipe,
+                    progress=progress,
+                    on_seed=_seed_done,
+                )
+            else:
+                report = evaluate_movielens(
+                    seed=seed,
+                    checkpoint=checkpoint,
+                    save_to=save,
+                    recipe=recipe,
+                    progress=progress,
+                )
         else:
             if checkpoint is None:
                 raise ValueError("--dataset demo needs --checkpoint (e.g. checkpoints/demo)")
@@ -181,6 +216,26 @@ def _check_encoder(encoder: str, dataset: str, content: bool) -> None:
     _check_choice("--encoder", encoder, ENCODERS)
     if encoder != "tfidf" and (dataset != "demo" or not content):
         raise ValueError("--encoder applies to the demo world's content model (--content)")
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must list distinct seeds, got {text!r}")
+    return seeds
+
+
+def _seed_done(seed: int, report: dict[str, Any]) -> None:
+    """One line per finished seed on stderr (a multi-seed run takes a while)."""
+    rows = {r["method"]: r for r in report["results"]}
+    shown = "; ".join(
+        f"{name[:40]}: HR@10 {row['HR@10']:.4f} NDCG@10 {row['NDCG@10']:.4f}"
+        for name, row in rows.items()
+    )
+    typer.echo(f"seed {seed} done: {shown}", err=True)
 
 
 def _read_text(path: Path) -> str:
@@ -241,10 +296,11 @@ def _movielens_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    seeds = f", mean of seeds {report['seeds']}" if "seeds" in report else ""
     table = Table(
         "method",
         *(f"{m} [95% CI]" for m in ("HR@10", "NDCG@10", "Recall@100", "MRR")),
-        title=f"MovieLens, {report['users']} users, split {report['split_sha256'][:12]}",
+        title=f"MovieLens, {report['users']} users, split {report['split_sha256'][:12]}{seeds}",
     )
     for row in report["results"]:
         table.add_row(

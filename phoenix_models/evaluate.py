@@ -18,6 +18,15 @@
 Every row reports HR@10, NDCG@10, Recall@100 and MRR over the test targets with a 95 %
 percentile bootstrap interval (the same resampled users for every method).
 
+Our models follow the demo recipe where it applies (:attr:`MovieLensRecipe.content`, the
+default): the ranker's per-action output bias starts at the base-rate logits, and every
+movie token reads the semantic IDs of its text (title + genres, TF-IDF + SVD, the same
+content code path as the demo world's posts); ``content=False`` trains X's id-only inputs.
+
+:func:`evaluate_movielens_seeds` runs the protocol once per seed and reports, per method,
+the mean over seeds with a bootstrap interval over users of each user's metric averaged
+over the seeds (:func:`pool_seeds`), next to each seed's own mean.
+
 :func:`evaluate_demo` reports the ranker's per-action ROC-AUC and log loss on the demo
 world's test window, and retrieval's ranking metrics, next to the oracle (the generator's
 own probabilities).
@@ -34,6 +43,7 @@ import numpy as np
 
 from phoenix_models.baselines import ALS_GRID, Als, MostPopular, tune_als
 from phoenix_models.config import PhoenixConfig
+from phoenix_models.content import ContentModel
 from phoenix_models.data.demo_world import ACTIONS, DemoWorld, engagement_gate, oracle_probabilities
 from phoenix_models.data.examples import HashedLog, impression_chunks, ranker_batch
 from phoenix_models.data.movielens import (
@@ -60,12 +70,14 @@ from phoenix_models.train_tasks import (
     demo_retrieval_targets,
     demo_unrankable,
     demo_windows,
+    movielens_content_model,
     movielens_model_config,
     movielens_ranker_task,
     movielens_retrieval_task,
 )
 
 REPORTED = ("HR@10", "NDCG@10", "Recall@100", "MRR")
+ALS_METHOD = "ALS (implicit, tuned on validation)"
 RERANK_K = 100
 BLEND_WEIGHTS = (0.0, 5.0, 10.0, 20.0, 40.0)
 """Weights of retrieval's cosine next to the ranker's log P(favorite), tried on validation."""
@@ -100,6 +112,14 @@ class MovieLensRecipe:
     refit_on_test: bool = True
     """Retrain on everything before the test targets for the steps validation chose, as
     the baselines are refit; ``False`` reports the validation-phase models."""
+    content: bool = True
+    """The demo recipe's inputs (output bias at base rates, semantic IDs of each movie's
+    title + genres); ``False``: ids only, no output bias (X's inputs)."""
+    encoder: str = "tfidf"
+    """Text encoder of the semantic IDs (a name of :data:`phoenix_models.encoders.ENCODERS`)."""
+
+    def model_config(self) -> PhoenixConfig:
+        return movielens_model_config(content=self.content, **dict(self.model_overrides))
 
 
 def _summary(values: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
@@ -130,6 +150,22 @@ def baseline_rows(
     grid: dict[str, tuple] = ALS_GRID,
 ) -> list[dict[str, Any]]:
     """MostPopular and validation-tuned ALS on the test targets."""
+    metrics, best = baseline_metrics(data, validation, test, seed, grid)
+    return [
+        {"method": name, **_summary(values, seed), **({"config": best} if "ALS" in name else {})}
+        for name, values in metrics.items()
+    ]
+
+
+def baseline_metrics(
+    data: MovieLens,
+    validation: ProtocolSplit,
+    test: ProtocolSplit,
+    seed: int,
+    grid: dict[str, tuple] = ALS_GRID,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """Per-user test metrics of MostPopular and validation-tuned ALS (by method name), and
+    the ALS settings chosen."""
     n_items = data.movie_ids.size
     metrics = {}
     users, items = _positives(data, test)
@@ -145,18 +181,10 @@ def baseline_rows(
 
     best, _ = tune_als(validation_ndcg, grid)
     als = Als.fit(users, items, n_items, best, seed=seed)
-    metrics["ALS"] = ranking_metrics(
+    metrics[ALS_METHOD] = ranking_metrics(
         _catalogue_ranks(data, test, als.score(test.eval_users)), (10, 100)
     )
-    rows = [
-        {"method": "MostPopular", **_summary(metrics["MostPopular"], seed)},
-        {
-            "method": "ALS (implicit, tuned on validation)",
-            **_summary(metrics["ALS"], seed),
-            "config": dataclasses.asdict(best),
-        },
-    ]
-    return rows
+    return metrics, dataclasses.asdict(best)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -181,18 +209,22 @@ def stage_scores(
     split: ProtocolSplit,
     retrieval: tuple[PhoenixConfig, Any],
     ranker: tuple[PhoenixConfig, Any],
+    content: ContentModel | None = None,
 ) -> StageScores:
-    """Retrieval over the catalogue, then the ranker over retrieval's top ``RERANK_K``."""
+    """Retrieval over the catalogue, then the ranker over retrieval's top ``RERANK_K``
+    (``content``: the models' content model, for configs with content inputs)."""
     from phoenix_models.ranker import ranker_network
     from phoenix_models.retrieval import retrieval_network
 
     (retrieval_cfg, retrieval_params), (ranker_cfg, ranker_params) = retrieval, ranker
-    phase = MovieLensPhase.build(split, retrieval_cfg)
+    phase = MovieLensPhase.build(split, retrieval_cfg, content)
     scores = phase.retrieval_scores(
         RetrievalScorer(retrieval_network(retrieval_cfg)), retrieval_params
     )
     candidates = top_k_candidates(scores, RERANK_K)
-    ranker_phase = phase if ranker_cfg == retrieval_cfg else MovieLensPhase.build(split, ranker_cfg)
+    ranker_phase = (
+        phase if ranker_cfg == retrieval_cfg else MovieLensPhase.build(split, ranker_cfg, content)
+    )
     favorite = ranker_phase.rerank(
         RankerScorer(ranker_network(ranker_cfg)), ranker_params, candidates
     )
@@ -212,6 +244,7 @@ class TrainedModels:
     retrieval: tuple[PhoenixConfig, Any]
     ranker: tuple[PhoenixConfig, Any]
     steps: tuple[int, int]  # (retrieval, ranker)
+    content: ContentModel | None = None
 
 
 def train_movielens_models(
@@ -230,8 +263,9 @@ def train_movielens_models(
     the final refit on everything before the test targets, which are never looked at (the
     protocol: tune on validation, then train on all that precedes the test).
     """
-    model_cfg = movielens_model_config(**dict(recipe.model_overrides))
-    phase = MovieLensPhase.build(split, model_cfg)
+    model_cfg = recipe.model_config()
+    content = movielens_content_model(split.data, model_cfg, recipe.encoder)
+    phase = MovieLensPhase.build(split, model_cfg, content)
 
     def config(base: TrainConfig, index: int) -> TrainConfig:
         fixed = {} if steps is None else {"stop_step": max(steps[index], 1)}
@@ -257,7 +291,92 @@ def train_movielens_models(
         retrieval=(model_cfg, retrieval.params),
         ranker=(model_cfg, ranker.params),
         steps=(retrieval.best_step, ranker.best_step) if steps is None else steps,
+        content=content,
     )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MovieLensRun:
+    """One run of the protocol: per-user test metrics of every method, and the facts."""
+
+    metrics: dict[str, dict[str, np.ndarray]]  # method -> metric -> [E] per-user values
+    extras: dict[str, dict[str, Any]]  # method -> facts for its row (ALS config, weight)
+    report: dict[str, Any]  # everything but the results (protocol, split, training)
+
+
+def run_movielens(
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    save_to: str | Path | None = None,
+    recipe: MovieLensRecipe = MovieLensRecipe(),
+    progress: bool = True,
+    baselines: bool = True,
+) -> MovieLensRun:
+    """Runs the protocol once (arguments as :func:`evaluate_movielens`)."""
+    from phoenix_models.ranker import Ranker
+    from phoenix_models.retrieval import Retriever
+
+    data = load_movielens()
+    validation = protocol_split(data, "validation")
+    test = protocol_split(data, "test")
+    metrics: dict[str, dict[str, np.ndarray]] = {}
+    extras: dict[str, dict[str, Any]] = {}
+    if baselines:
+        metrics, als_config = baseline_metrics(data, validation, test, seed)
+        extras[ALS_METHOD] = {"config": als_config}
+
+    with tempfile.TemporaryDirectory(prefix="feedmixer-movielens-") as scratch:
+        if checkpoint is not None:
+            retriever = Retriever.load(Path(checkpoint) / "retrieval")
+            ranker = Ranker.load(Path(checkpoint) / "ranker")
+            retrieval = (retriever.config, retriever.params)
+            ranking = (ranker.config, ranker.params)
+            content = retriever.content
+            refit = None
+            training: dict[str, Any] = {"checkpoint": str(checkpoint)}
+        else:
+            folder = Path(save_to) if save_to is not None else Path(scratch)
+            trained = train_movielens_models(validation, folder, recipe, seed, progress)
+            retrieval, ranking, content = trained.retrieval, trained.ranker, trained.content
+            refit = trained.steps if recipe.refit_on_test else None
+            training = {
+                "steps": dict(zip(("retrieval", "ranker"), trained.steps, strict=True)),
+                "refit_on_test": refit is not None,
+                "content": recipe.content,
+            }
+        tuned = stage_scores(validation, retrieval, ranking, content)
+        weight = max(
+            BLEND_WEIGHTS,
+            key=lambda w: float(ranking_metrics(tuned.ranks(w), (10,))["NDCG@10"].mean()),
+        )
+        training["validation"] = {
+            "retrieval NDCG@10": round(_mean_ndcg(tuned.retrieval_ranks), 4),
+            "blend NDCG@10": round(_mean_ndcg(tuned.ranks(weight)), 4),
+            "blend_weight": weight,
+        }
+        reports = [("", stage_scores(test, retrieval, ranking, content))]
+        if refit is not None:
+            final_models = train_movielens_models(
+                test, folder / "test", recipe, seed, progress, steps=refit
+            )
+            refitted = stage_scores(
+                test, final_models.retrieval, final_models.ranker, final_models.content
+            )
+            reports = [(" [refit]", refitted), (" [validation-phase models]", reports[0][1])]
+
+    for label, final in reports:
+        for method, values in _phoenix_metrics(final, weight, label).items():
+            metrics[method] = values
+            if "log P(favorite) +" in method:
+                extras[method] = {"blend_weight": weight}
+    report = {
+        "protocol": PROTOCOL,
+        "split_sha256": split_sha256(test),
+        "users": int(test.eval_users.size),
+        "seed": seed,
+        "phoenix_training": training,
+    }
+    return MovieLensRun(metrics, extras, report)
 
 
 def evaluate_movielens(
@@ -278,74 +397,133 @@ def evaluate_movielens(
             validation-phase models in ``retrieval/`` and ``ranker/``, the final refit on
             everything before the test targets in ``test/``.
     """
-    from phoenix_models.ranker import Ranker
-    from phoenix_models.retrieval import Retriever
+    run = run_movielens(seed, checkpoint, save_to, recipe, progress, baselines)
+    rows = [
+        {"method": method, **_summary(values, seed), **run.extras.get(method, {})}
+        for method, values in run.metrics.items()
+    ]
+    return {**run.report, "results": rows}
 
-    data = load_movielens()
-    validation = protocol_split(data, "validation")
-    test = protocol_split(data, "test")
-    rows = baseline_rows(data, validation, test, seed) if baselines else []
 
-    with tempfile.TemporaryDirectory(prefix="feedmixer-movielens-") as scratch:
-        if checkpoint is not None:
-            retriever = Retriever.load(Path(checkpoint) / "retrieval")
-            ranker = Ranker.load(Path(checkpoint) / "ranker")
-            retrieval = (retriever.config, retriever.params)
-            ranking = (ranker.config, ranker.params)
-            refit = None
-            training: dict[str, Any] = {"checkpoint": str(checkpoint)}
-        else:
-            folder = Path(save_to) if save_to is not None else Path(scratch)
-            trained = train_movielens_models(validation, folder, recipe, seed, progress)
-            retrieval, ranking = trained.retrieval, trained.ranker
-            refit = trained.steps if recipe.refit_on_test else None
-            training = {
-                "steps": dict(zip(("retrieval", "ranker"), trained.steps, strict=True)),
-                "refit_on_test": refit is not None,
-            }
-        tuned = stage_scores(validation, retrieval, ranking)
-        weight = max(
-            BLEND_WEIGHTS,
-            key=lambda w: float(ranking_metrics(tuned.ranks(w), (10,))["NDCG@10"].mean()),
-        )
-        reports = [("", stage_scores(test, retrieval, ranking))]
-        if refit is not None:
-            final_models = train_movielens_models(
-                test, folder / "test", recipe, seed, progress, steps=refit
+def pool_seeds(
+    per_seed: list[dict[str, dict[str, np.ndarray]]], bootstrap_seed: int = 0
+) -> list[dict[str, Any]]:
+    """One row per method over several runs of the protocol (same users in each).
+
+    ``per_seed[s][method][metric]`` holds run ``s``'s per-user values. The row's value is
+    the mean over seeds of each seed's mean (= the mean over users of each user's value
+    averaged over the seeds); its interval is the percentile bootstrap over users of those
+    per-user averages (the same resampled users for every method); ``per_seed`` keeps each
+    run's own mean. Methods missing from a run are left out.
+    """
+    if not per_seed:
+        raise ValueError("no runs to pool")
+    rows = []
+    for method in per_seed[0]:
+        if any(method not in run for run in per_seed):
+            continue
+        row: dict[str, Any] = {"method": method}
+        intervals, seeds = {}, {}
+        for name in REPORTED:
+            stacked = np.stack([np.asarray(run[method][name], np.float64) for run in per_seed])
+            estimate = bootstrap_ci(stacked.mean(axis=0), seed=bootstrap_seed)
+            row[name] = round(estimate.mean, 4)
+            intervals[name] = [round(estimate.low, 4), round(estimate.high, 4)]
+            seeds[name] = [round(float(v), 4) for v in stacked.mean(axis=1)]
+        row["ci95"] = intervals
+        row["per_seed"] = seeds
+        rows.append(row)
+    return rows
+
+
+def evaluate_movielens_seeds(
+    seeds: list[int],
+    save_to: str | Path | None = None,
+    recipe: MovieLensRecipe = MovieLensRecipe(),
+    progress: bool = True,
+    baselines: bool = True,
+    on_seed: Any = None,
+) -> dict[str, Any]:
+    """The protocol once per seed (training, ALS), pooled by :func:`pool_seeds`.
+
+    With ``save_to``, seed ``s`` keeps its models, its report (``report.json``) and its
+    per-user metrics (``per_user.npz``, ``method|metric`` keys) in ``save_to/seed<s>/``,
+    each written as soon as the seed is done. ``on_seed(seed, report)`` is called after each.
+    """
+    import json
+
+    if not seeds:
+        raise ValueError("--seeds needs at least one seed")
+    runs, reports = [], []
+    for seed in seeds:
+        folder = None if save_to is None else Path(save_to) / f"seed{seed}"
+        run = run_movielens(seed, None, folder, recipe, progress, baselines)
+        report = {
+            **run.report,
+            "results": [
+                {"method": m, **_summary(v, seed), **run.extras.get(m, {})}
+                for m, v in run.metrics.items()
+            ],
+        }
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "report.json").write_text(json.dumps(report, indent=1))
+            np.savez(
+                folder / "per_user.npz",
+                **{f"{m}|{k}": v for m, values in run.metrics.items() for k, v in values.items()},
             )
-            refitted = stage_scores(test, final_models.retrieval, final_models.ranker)
-            reports = [(" [refit]", refitted), (" [validation-phase models]", reports[0][1])]
-
-    for label, final in reports:
-        rows += _phoenix_rows(final, weight, label, seed)
+        if on_seed is not None:
+            on_seed(seed, report)
+        runs.append(run.metrics)
+        reports.append(report)
+    first = reports[0]
     return {
-        "protocol": PROTOCOL,
-        "split_sha256": split_sha256(test),
-        "users": int(test.eval_users.size),
-        "seed": seed,
-        "phoenix_training": training,
-        "results": rows,
+        "protocol": first["protocol"],
+        "split_sha256": first["split_sha256"],
+        "users": first["users"],
+        "seeds": list(seeds),
+        "aggregation": "mean over seeds; 95 % bootstrap over users of each user's metric "
+        "averaged over the seeds (1,000 resamples)",
+        "phoenix_training": {r["seed"]: r["phoenix_training"] for r in reports},
+        "per_seed_extras": {
+            r["seed"]: {
+                x["method"]: x.get("blend_weight", x.get("config"))
+                for x in r["results"]
+                if "blend_weight" in x or "config" in x
+            }
+            for r in reports
+        },
+        "results": pool_seeds(runs, bootstrap_seed=seeds[0]),
     }
 
 
-def _phoenix_rows(final: StageScores, weight: float, label: str, seed: int) -> list[dict]:
-    """Our three result rows (retrieval; re-ranked; blended) for one pair of models."""
-    return [
-        {
-            "method": f"Phoenix retrieval{label}",
-            **_summary(ranking_metrics(final.retrieval_ranks, (10, 100)), seed),
-        },
-        {
-            "method": f"Phoenix retrieval -> ranking (top {RERANK_K} by P(favorite)){label}",
-            **_summary(ranking_metrics(final.ranks(0.0), (10, 100)), seed),
-        },
-        {
-            "method": f"Phoenix retrieval -> ranking (top {RERANK_K} by log P(favorite) + "
-            f"{weight:g} x retrieval cosine, weight tuned on validation){label}",
-            **_summary(ranking_metrics(final.ranks(weight), (10, 100)), seed),
-            "blend_weight": weight,
-        },
-    ]
+def load_per_user(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Reads a ``per_user.npz`` of :func:`evaluate_movielens_seeds` back (for
+    :func:`pool_seeds`)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            method, metric = key.rsplit("|", 1)
+            out.setdefault(method, {})[metric] = data[key]
+    return out
+
+
+def _mean_ndcg(ranks: np.ndarray) -> float:
+    return float(ranking_metrics(ranks, (10,))["NDCG@10"].mean())
+
+
+def _phoenix_metrics(final: StageScores, weight: float, label: str) -> dict[str, dict]:
+    """Per-user metrics of our three methods (retrieval; re-ranked; blended) for one pair
+    of models. The blend's name does not carry its weight (tuned per run on validation),
+    so runs of several seeds pool under one name."""
+    return {
+        f"Phoenix retrieval{label}": ranking_metrics(final.retrieval_ranks, (10, 100)),
+        f"Phoenix retrieval -> ranking (top {RERANK_K} by P(favorite)){label}": ranking_metrics(
+            final.ranks(0.0), (10, 100)
+        ),
+        f"Phoenix retrieval -> ranking (top {RERANK_K} by log P(favorite) + w x retrieval "
+        f"cosine, w tuned on validation){label}": ranking_metrics(final.ranks(weight), (10, 100)),
+    }
 
 
 def top_k_candidates(scores: np.ndarray, k: int) -> np.ndarray:

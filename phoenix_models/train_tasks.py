@@ -46,7 +46,7 @@ from phoenix_models.data.interactions import (
     demo_world_log,
     movielens_log,
 )
-from phoenix_models.data.movielens import ProtocolSplit
+from phoenix_models.data.movielens import MovieLens, ProtocolSplit
 from phoenix_models.eval_scoring import RankerScorer, RetrievalScorer
 from phoenix_models.hashing import hash_ids
 from phoenix_models.metrics import ranking_metrics, roc_auc, target_ranks
@@ -103,17 +103,17 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
     return dataclasses.replace(base, **overrides)
 
 
-def demo_content_model(
-    world: DemoWorld, model_cfg: PhoenixConfig, encoder: str = "tfidf"
+def fit_content_model(
+    texts: list[str], model_cfg: PhoenixConfig, encoder: str = "tfidf"
 ) -> ContentModel | None:
-    """The content model for ``model_cfg`` fitted on every post text of the world (the
-    encoder and codebooks are unsupervised, so fitting them on posts of the held-out
-    windows leaks no label); None for a model without SID inputs. ``encoder`` is a name of
-    :data:`phoenix_models.encoders.ENCODERS` (``"tfidf"`` is fitted at ``CONTENT_DIM``)."""
+    """The content model for ``model_cfg`` fitted on every post text of a data set (the
+    encoder and codebooks are unsupervised, so fitting them on posts of held-out windows
+    or targets leaks no label); None for a model without SID inputs. ``encoder`` is a name
+    of :data:`phoenix_models.encoders.ENCODERS` (``"tfidf"`` is fitted at ``CONTENT_DIM``)."""
     if not model_cfg.sid_levels:
         return None
     return ContentModel.fit(
-        world.posts.text.tolist(),
+        texts,
         encoder=encoder,
         dim=CONTENT_DIM,
         levels=model_cfg.sid_levels,
@@ -122,24 +122,72 @@ def demo_content_model(
     )
 
 
-def demo_post_features(world: DemoWorld, content: ContentModel | None) -> PostFeatures:
-    """Content inputs of every post of the world (SIDs zero without a content model)."""
-    posts = world.posts
+def post_features(
+    post_id: np.ndarray,
+    texts: list[str],
+    has_image: np.ndarray,
+    video_duration_s: np.ndarray,
+    content: ContentModel | None,
+) -> PostFeatures:
+    """Content inputs of a data set's posts (SIDs zero without a content model)."""
     if content is not None:
-        return content.features(
-            posts.post_id, posts.text.tolist(), posts.has_image, posts.video_duration_s
-        )
+        return content.features(post_id, texts, has_image, video_duration_s)
     return PostFeatures.build(
-        posts.post_id,
-        np.zeros((posts.post_id.size, 0), np.int32),
-        media_bucket(posts.has_image, posts.video_duration_s),
+        post_id,
+        np.zeros((post_id.size, 0), np.int32),
+        media_bucket(has_image, video_duration_s),
     )
 
 
-def movielens_model_config(**overrides: Any) -> PhoenixConfig:
-    """The model used on MovieLens (671 users, 9,066 movies, 901 genre-signature authors)."""
+def demo_content_model(
+    world: DemoWorld, model_cfg: PhoenixConfig, encoder: str = "tfidf"
+) -> ContentModel | None:
+    """:func:`fit_content_model` on every post text of the world."""
+    return fit_content_model(world.posts.text.tolist(), model_cfg, encoder)
+
+
+def demo_post_features(world: DemoWorld, content: ContentModel | None) -> PostFeatures:
+    """Content inputs of every post of the world (SIDs zero without a content model)."""
+    posts = world.posts
+    return post_features(
+        posts.post_id, posts.text.tolist(), posts.has_image, posts.video_duration_s, content
+    )
+
+
+def movielens_model_config(content: bool = False, **overrides: Any) -> PhoenixConfig:
+    """The model used on MovieLens (671 users, 9,066 movies, 901 genre-signature authors).
+
+    Without ``content``: ids only (X's inputs), no output bias. With ``content``, the demo
+    recipe where it applies: the per-action output bias, and every movie token also reads
+    3 semantic-ID levels of 16 codes of its text (title + genres), with the ranker's
+    content cross and SID-prefix match. Unlike the demo preset, user and movie ids stay
+    (a fixed catalogue whose every movie has ratings to learn an id from), and there are no
+    media or engagement inputs (MovieLens has neither media nor impressions).
+    """
     base = _small_model(emb_size=64, key_size=32, history=64, candidates=32, users=2_048)
+    if content:
+        base = dataclasses.replace(
+            base,
+            action_bias=True,
+            sid_levels=3,
+            sid_codebook_size=16,
+            content_cross=True,
+            sid_match=True,
+        )
     return dataclasses.replace(base, **overrides)
+
+
+def movielens_content_model(
+    data: MovieLens, model_cfg: PhoenixConfig, encoder: str = "tfidf"
+) -> ContentModel | None:
+    """:func:`fit_content_model` on every movie's text (:meth:`MovieLens.movie_texts`)."""
+    return fit_content_model(data.movie_texts(), model_cfg, encoder)
+
+
+def movielens_post_features(data: MovieLens, content: ContentModel | None) -> PostFeatures:
+    """Content inputs of every movie of the catalogue (text only: no image, no video)."""
+    none = np.zeros(data.movie_ids.size)
+    return post_features(data.movie_ids, data.movie_texts(), none.astype(bool), none, content)
 
 
 def _small_model(
@@ -436,15 +484,23 @@ class MovieLensPhase:
     target_index: np.ndarray  # [E] catalogue index of each evaluated user's target
     excluded: np.ndarray  # [E, I] movies rated before the target
 
+    content: ContentModel | None = None  # saved with the checkpoints (content models)
+
     @classmethod
-    def build(cls, split: ProtocolSplit, model_cfg: PhoenixConfig) -> MovieLensPhase:
+    def build(
+        cls, split: ProtocolSplit, model_cfg: PhoenixConfig, content: ContentModel | None = None
+    ) -> MovieLensPhase:
+        """``content`` is needed by a config with content inputs (e.g. from
+        :func:`movielens_content_model`); the movies' features are computed from it."""
         data = split.data
+        features = movielens_post_features(data, content) if model_cfg.has_content else None
         return cls(
             split=split,
-            hashed=HashedLog.build(movielens_log(data, split.train), model_cfg),
-            corpus=CorpusHashes.build(data.movie_ids, data.movie_author, model_cfg),
+            hashed=HashedLog.build(movielens_log(data, split.train), model_cfg, features),
+            corpus=CorpusHashes.build(data.movie_ids, data.movie_author, model_cfg, features),
             target_index=data.movie_index(split.target_movie),
             excluded=split.excluded_mask(),
+            content=content,
         )
 
     def contexts(self):
@@ -477,12 +533,19 @@ class MovieLensPhase:
         data = self.split.data
         cfg = self.hashed.config
         movie = data.movie_ids[candidates]
-        cands = ranker_candidates(cfg, movie, data.movie_author[candidates])
+        sids, media = self.hashed.post_content(movie)
+        cands = ranker_candidates(cfg, movie, data.movie_author[candidates], sids, media)
         probs = scorer.probabilities(params, self.contexts(), cands)
         return probs[..., cfg.action_names.index(action)]
 
 
-def ranker_candidates(cfg: PhoenixConfig, post_id: np.ndarray, author_id: np.ndarray):
+def ranker_candidates(
+    cfg: PhoenixConfig,
+    post_id: np.ndarray,
+    author_id: np.ndarray,
+    sids: np.ndarray | None = None,
+    media: np.ndarray | None = None,
+):
     from phoenix_models.batch import CandidateBatch
 
     return CandidateBatch(
@@ -490,6 +553,8 @@ def ranker_candidates(cfg: PhoenixConfig, post_id: np.ndarray, author_id: np.nda
         author_hashes=hash_ids(author_id, cfg.author_hash),
         product_surface=np.zeros(post_id.shape, np.int32),
         post_age=np.zeros(post_id.shape, np.int32),
+        sids=sids,
+        media=media,
     )
 
 
@@ -535,7 +600,7 @@ def movielens_retrieval_task(
         loss_fn=retrieval_loss_fn(net, cfg),
         batch=batch,
         validate=validate,
-        save_model=_saver("retrieval", model_cfg),
+        save_model=_saver("retrieval", model_cfg, phase.content),
         description=f"movielens {phase.split.phase} phase, {positives.size} positives",
     )
 
@@ -620,8 +685,16 @@ def movielens_ranker_task(
         ranks = rank_within_candidates(validation_candidates, probs, phase.target_index)
         return _validation_score(ranks, "NDCG@10", ks=(10,))
 
+    # The output bias starts at the base rates of the training requests (a content model
+    # has it, as in the demo recipe); a few batches of sampled requests estimate them.
+    sample = [batch(step) for step in range(4)]
+    bias = base_rate_logits(
+        np.concatenate([b.labels for b in sample]),
+        np.concatenate([np.asarray(b.inputs.candidates.mask) for b in sample]),
+    )
+
     def init(key: Any) -> Any:
-        params = net.init(key)
+        params = with_action_bias(net.init(key), bias)
         return params if retrieval_params is None else warm_start(params, retrieval_params)[0]
 
     return TrainingTask(
@@ -631,7 +704,7 @@ def movielens_ranker_task(
         loss_fn=loss_fn,
         batch=batch,
         validate=None if validation_candidates is None else validate,
-        save_model=_saver("ranker", model_cfg),
+        save_model=_saver("ranker", model_cfg, phase.content),
         description=f"movielens {phase.split.phase} phase, {len(chunks.context_row)} requests",
         examples_per_row=model_cfg.candidate_seq_len,
     )

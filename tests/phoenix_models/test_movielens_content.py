@@ -1,0 +1,133 @@
+"""MovieLens with the demo recipe's content inputs, and pooling the protocol over seeds."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from phoenix_models.cli import app
+from phoenix_models.content import CONTENT_FILE
+from phoenix_models.data.movielens import movielens_from_frame, protocol_split
+from phoenix_models.evaluate import (
+    REPORTED,
+    MovieLensRecipe,
+    load_per_user,
+    pool_seeds,
+)
+from phoenix_models.metrics import bootstrap_ci
+from phoenix_models.train import TrainConfig, base_rate_logits, fit
+from phoenix_models.train_tasks import (
+    MovieLensPhase,
+    movielens_content_model,
+    movielens_model_config,
+    movielens_ranker_task,
+    movielens_retrieval_task,
+)
+
+GENRES = ("Drama|Comedy", "Action|Sci-Fi", "Horror|Thriller", "Children|Animation")
+SMALL = {"emb_size": 8, "key_size": 4, "history_seq_len": 4, "candidate_seq_len": 4}
+
+
+def _toy_movielens():
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(1, 31):
+        movies = rng.choice(40, size=12, replace=False) + 1
+        for t, movie in enumerate(movies):
+            rows.append((user, int(movie), float(rng.choice([2.0, 4.0, 5.0])), t))
+    frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    frame["genres"] = [GENRES[m % 4] for m in frame["movieId"]]
+    frame["title"] = [f"Film {m} ({1990 + m % 7})" for m in frame["movieId"]]
+    return movielens_from_frame(frame)
+
+
+def _finite(params) -> bool:
+    return all(bool(np.isfinite(np.asarray(x)).all()) for x in jax.tree_util.tree_leaves(params))
+
+
+def test_movielens_content_recipe_is_the_default_and_id_only_stays_reachable():
+    content = MovieLensRecipe().model_config()
+    ids = MovieLensRecipe(content=False).model_config()
+    assert content.action_bias and content.sid_levels == 3 and content.sid_match
+    assert content.user_ids and content.candidate_post_ids  # ids kept beside content
+    assert not ids.action_bias and not ids.has_content
+
+
+def test_movielens_content_path_builds_features_and_trains_without_nan(tmp_path):
+    data = _toy_movielens()
+    cfg = movielens_model_config(content=True, **SMALL)
+    content = movielens_content_model(data, cfg)
+    phase = MovieLensPhase.build(protocol_split(data, "validation"), cfg, content)
+    # every movie has known codes (shifted by one), in the catalogue and in the history
+    assert phase.corpus.sids.shape == (data.movie_ids.size, 3)
+    assert (phase.corpus.sids > 0).all() and (phase.hashed.row_sids > 0).all()
+    assert phase.contexts().history_sids is not None
+
+    # one step of each model, without validation (compiling it would double the time)
+    train = TrainConfig(batch_size=8, max_steps=1, eval_every=1, checkpoint_every=1, seed=0)
+    task = movielens_retrieval_task(phase, dataclasses.replace(train, logq_correction=True))
+    retrieval = fit(
+        dataclasses.replace(task, validate=None), train, tmp_path / "retrieval", progress=False
+    )
+    assert _finite(retrieval.params)
+    assert (tmp_path / "retrieval" / CONTENT_FILE).exists()
+
+    task = movielens_ranker_task(phase, train, None, 2, retrieval_params=retrieval.params)
+    start = task.init_params(jax.random.PRNGKey(0))
+    first = task.batch(0)
+    # the output bias starts near the base rates of the training requests
+    expected = base_rate_logits(first.labels, np.asarray(first.inputs.candidates.mask))
+    bias = np.asarray(start["phoenix_model"]["action_bias"])
+    assert np.isfinite(bias).all() and abs(bias[2] - expected[2]) < 1.0
+    ranker = fit(task, train, tmp_path / "ranker", progress=False)
+    assert ranker.steps == 1 and _finite(ranker.params)
+    assert (tmp_path / "ranker" / CONTENT_FILE).exists()
+
+
+def test_pool_seeds_averages_each_user_over_seeds_then_bootstraps_users(tmp_path):
+    rng = np.random.default_rng(1)
+    runs = []
+    for _ in range(3):
+        hit = (rng.random(50) < 0.3).astype(float)
+        values = {name: hit * (k + 1) / 4 for k, name in enumerate(REPORTED)}
+        runs.append({"A": values, "B": {n: 1 - v for n, v in values.items()}})
+    runs[1]["only in one run"] = runs[1]["A"]
+    rows = pool_seeds(runs, bootstrap_seed=7)
+    assert [r["method"] for r in rows] == ["A", "B"]
+    for row in rows:
+        for name in REPORTED:
+            stacked = np.stack([run[row["method"]][name] for run in runs])  # [seeds, users]
+            assert row["per_seed"][name] == [round(float(m), 4) for m in stacked.mean(axis=1)]
+            assert row[name] == round(float(stacked.mean()), 4)
+            estimate = bootstrap_ci(stacked.mean(axis=0), seed=7)
+            assert row["ci95"][name] == [round(estimate.low, 4), round(estimate.high, 4)]
+    # one seed: the same as that seed's own report
+    single = pool_seeds(runs[:1])[0]
+    assert single["HR@10"] == round(float(runs[0]["A"]["HR@10"].mean()), 4)
+    with pytest.raises(ValueError):
+        pool_seeds([])
+
+    np.savez(
+        tmp_path / "per_user.npz",
+        **{f"{m}|{k}": v for m, values in runs[0].items() for k, v in values.items()},
+    )
+    loaded = load_per_user(tmp_path / "per_user.npz")
+    assert loaded.keys() == runs[0].keys()
+    assert np.array_equal(loaded["B"]["MRR"], runs[0]["B"]["MRR"])
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--seeds", "0,x"], "--seeds must be comma-separated integers"),
+        (["--seeds", "1,1"], "--seeds must list distinct seeds"),
+        (["--seeds", "0,1", "--checkpoint", "runs/x"], "cannot take --checkpoint"),
+    ],
+)
+def test_movielens_eval_rejects_bad_seed_lists(args, match):
+    result = CliRunner().invoke(app, ["eval", "--dataset", "movielens", *args])
+    assert result.exit_code == 1
+    assert match in result.output

@@ -73,9 +73,12 @@ ARMS = (
     Arm("discover", "discover.yaml"),
     Arm("for_you, oracle ranker", "for_you.yaml", ranker=OracleRanker),
     Arm(
-        "for_you, X's offset",
+        "for_you, X's offset and weights",
         "for_you.yaml",
-        overrides={"scorers.weighted.params.negative_scores": "offset"},
+        overrides={
+            "scorers.weighted.params.negative_scores": "offset",
+            "scorers.weighted.params.negative_weight_scale": 1.0,
+        },
     ),
 )
 

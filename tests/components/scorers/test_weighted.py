@@ -125,3 +125,20 @@ async def test_a_positive_factor_scales_what_a_post_earns_not_what_it_costs(
 def test_a_positive_factor_is_declared_as_a_read_so_recipes_check_its_writer():
     assert "engagement_factor" in Weighted(positive_factor="engagement_factor").reads
     assert "engagement_factor" not in Weighted().reads
+
+
+async def test_negative_weight_scale_multiplies_only_the_negative_weights(
+    make_query, make_candidate
+):
+    row = probs(favorite=0.4, not_interested=0.02, report=0.001)
+    (plain,) = await run_component(
+        Weighted(), make_query(), [make_candidate(1, phoenix_scores=row)]
+    )
+    (scaled,) = await run_component(
+        Weighted(negative_weight_scale=2.0), make_query(), [make_candidate(1, phoenix_scores=row)]
+    )
+    costs = -(0.02 * 43.2 + 0.001 * 234)
+    assert plain.weighted_score == pytest.approx(0.4 * 0.5 + costs)
+    assert scaled.weighted_score == pytest.approx(0.4 * 0.5 + 2.0 * costs)
+    with pytest.raises(ValidationError, match="negative_weight_scale"):
+        Weighted(negative_weight_scale=0.0)

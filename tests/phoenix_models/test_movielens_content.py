@@ -28,7 +28,13 @@ from phoenix_models.train_tasks import (
 )
 
 GENRES = ("Drama|Comedy", "Action|Sci-Fi", "Horror|Thriller", "Children|Animation")
-SMALL = {"emb_size": 8, "key_size": 4, "history_seq_len": 4, "candidate_seq_len": 4}
+SMALL = {
+    "emb_size": 8,
+    "key_size": 4,
+    "history_seq_len": 4,
+    "candidate_seq_len": 4,
+    "num_layers": 1,
+}
 
 
 def _toy_movielens():
@@ -56,35 +62,52 @@ def test_movielens_content_recipe_is_the_default_and_id_only_stays_reachable():
     assert not ids.action_bias and not ids.has_content
 
 
-def test_movielens_content_path_builds_features_and_trains_without_nan(tmp_path):
+@pytest.fixture(scope="module")
+def content_phase():
     data = _toy_movielens()
     cfg = movielens_model_config(content=True, **SMALL)
     content = movielens_content_model(data, cfg)
-    phase = MovieLensPhase.build(protocol_split(data, "validation"), cfg, content)
+    return MovieLensPhase.build(protocol_split(data, "validation"), cfg, content)
+
+
+# One step of each model, without validation (compiling it would double the time).
+ONE_STEP = TrainConfig(batch_size=8, max_steps=1, eval_every=1, checkpoint_every=1, seed=0)
+
+
+def test_movielens_content_path_builds_features_and_trains_retrieval_without_nan(
+    content_phase, tmp_path
+):
+    phase = content_phase
     # every movie has known codes (shifted by one), in the catalogue and in the history
-    assert phase.corpus.sids.shape == (data.movie_ids.size, 3)
+    assert phase.corpus.sids.shape == (phase.split.data.movie_ids.size, 3)
     assert (phase.corpus.sids > 0).all() and (phase.hashed.row_sids > 0).all()
     assert phase.contexts().history_sids is not None
+    assert phase.corpus.sids.max() <= 16 and np.unique(phase.corpus.sids[:, 0]).size > 1
 
-    # one step of each model, without validation (compiling it would double the time)
-    train = TrainConfig(batch_size=8, max_steps=1, eval_every=1, checkpoint_every=1, seed=0)
-    task = movielens_retrieval_task(phase, dataclasses.replace(train, logq_correction=True))
-    retrieval = fit(
-        dataclasses.replace(task, validate=None), train, tmp_path / "retrieval", progress=False
-    )
-    assert _finite(retrieval.params)
-    assert (tmp_path / "retrieval" / CONTENT_FILE).exists()
+    cfg = dataclasses.replace(ONE_STEP, logq_correction=True)
+    task = dataclasses.replace(movielens_retrieval_task(phase, cfg), validate=None)
+    retrieval = fit(task, cfg, tmp_path, progress=False)
+    assert retrieval.steps == 1 and _finite(retrieval.params)
+    assert (tmp_path / CONTENT_FILE).exists()
 
-    task = movielens_ranker_task(phase, train, None, 2, retrieval_params=retrieval.params)
+
+def test_movielens_content_ranker_starts_at_base_rates_and_trains_without_nan(
+    content_phase, tmp_path
+):
+    from phoenix_models.retrieval import retrieval_network
+
+    phase = content_phase
+    donor = retrieval_network(phase.hashed.config).init(jax.random.PRNGKey(1))
+    task = movielens_ranker_task(phase, ONE_STEP, None, 2, retrieval_params=donor)
     start = task.init_params(jax.random.PRNGKey(0))
     first = task.batch(0)
-    # the output bias starts near the base rates of the training requests
     expected = base_rate_logits(first.labels, np.asarray(first.inputs.candidates.mask))
     bias = np.asarray(start["phoenix_model"]["action_bias"])
-    assert np.isfinite(bias).all() and abs(bias[2] - expected[2]) < 1.0
-    ranker = fit(task, train, tmp_path / "ranker", progress=False)
+    assert first.inputs.candidates.sids is not None
+    assert np.isfinite(bias).all() and abs(bias[2] - expected[2]) < 1.0  # favorite
+    ranker = fit(task, ONE_STEP, tmp_path, progress=False)
     assert ranker.steps == 1 and _finite(ranker.params)
-    assert (tmp_path / "ranker" / CONTENT_FILE).exists()
+    assert (tmp_path / CONTENT_FILE).exists()
 
 
 def test_pool_seeds_averages_each_user_over_seeds_then_bootstraps_users(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from itertools import chain
 from typing import Literal
@@ -34,6 +35,11 @@ PUBLISHED_WEIGHTS: dict[str, float] = {
     "dwell_time": 0.004,
 }
 """X's action weights (August 2026 ``home-mixer`` params, DESIGN.md "Published defaults")."""
+
+#: Candidate fields that can serve as ``positive_factor`` (floats, ``None`` when unset).
+FACTOR_FIELDS = frozenset(
+    f.name for f in dataclasses.fields(PostCandidate) if f.type == "float | None"
+)
 
 
 def weighted_parts(
@@ -133,6 +139,16 @@ class Weighted(Scorer[ForYouQuery, PostCandidate]):
             description="candidate field whose value multiplies the positive weights' part "
             "(e.g. engagement_factor from the engagement_prior scorer); unset: no factor",
         )
+
+        @field_validator("positive_factor")
+        @classmethod
+        def _float_field(cls, name: str | None) -> str | None:
+            if name is not None and name not in FACTOR_FIELDS:
+                raise ValueError(
+                    f"{name!r} is not a float field of the candidate; expected one of: "
+                    f"{', '.join(sorted(FACTOR_FIELDS))}"
+                )
+            return name
 
         @field_validator("weights")
         @classmethod

@@ -142,3 +142,8 @@ async def test_negative_weight_scale_multiplies_only_the_negative_weights(
     assert scaled.weighted_score == pytest.approx(0.4 * 0.5 + 2.0 * costs)
     with pytest.raises(ValidationError, match="negative_weight_scale"):
         Weighted(negative_weight_scale=0.0)
+
+
+def test_a_positive_factor_must_name_a_float_field_of_the_candidate():
+    with pytest.raises(ValidationError, match=r"'text' is not a float field.*engagement_factor"):
+        Weighted(positive_factor="text")

@@ -232,7 +232,8 @@ def _seed_done(seed: int, report: dict[str, Any]) -> None:
     """One line per finished seed on stderr (a multi-seed run takes a while)."""
     rows = {r["method"]: r for r in report["results"]}
     shown = "; ".join(
-        f"{name[:40]}: HR@10 {row['HR@10']:.4f} NDCG@10 {row['NDCG@10']:.4f}"
+        f"{name if len(name) < 60 else name[:30] + '...' + name[-27:]}: "
+        f"HR@10 {row['HR@10']:.4f} NDCG@10 {row['NDCG@10']:.4f}"
         for name, row in rows.items()
     )
     typer.echo(f"seed {seed} done: {shown}", err=True)

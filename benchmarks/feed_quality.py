@@ -4,9 +4,10 @@ Serves every recipe of the For-You family to the same deterministic sample of de
 viewers, with the committed demo checkpoints, and judges each served feed with the
 world's hidden engagement probabilities (``components.feed_quality``). In the same run,
 over the same filtered pools: a random order (the floor) and the oracle order (the best 35
-of the pool, the ceiling), and two variants of ``for_you`` that isolate what the models
-and the scoring chain contribute: the oracle's probabilities in place of the ranker, and
-X's published negative-score offset in place of signed scores.
+of the pool, the ceiling), and variants of ``for_you`` that isolate what the models and
+the scoring chain contribute: the oracle's probabilities in place of the ranker, the same
+without each post's own hidden quality (the best a ranker could do from everything but the
+post's engagement so far), and X's published offset and weights in place of the recipe's.
 
 Columns: mean oracle probability of the served feed, NDCG@35, feed-quality ratio (served
 mean / best-35-of-the-pool mean), out-of-network share, distinct authors, posts of the
@@ -72,6 +73,11 @@ ARMS = (
     Arm("chronological", "chronological.yaml"),
     Arm("discover", "discover.yaml"),
     Arm("for_you, oracle ranker", "for_you.yaml", ranker=OracleRanker),
+    Arm(
+        "for_you, oracle ranker without post quality",
+        "for_you.yaml",
+        ranker=OracleRanker.without_post_quality,
+    ),
     Arm(
         "for_you, X's offset and weights",
         "for_you.yaml",

@@ -8,6 +8,7 @@ httpx's ``MockTransport``, they ship with the library so users need no mocking.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,15 @@ class OracleRanker:
 
     def __init__(self, world: Any) -> None:
         self.world = world
+
+    @classmethod
+    def without_post_quality(cls, world: Any) -> OracleRanker:
+        """The oracle with every post's own hidden quality set to the mean: all a ranker
+        could know from the viewer, the author and the post's content, without the
+        post's engagement so far (the one input that tells its quality)."""
+        quality = world.posts.quality
+        posts = dataclasses.replace(world.posts, quality=np.full_like(quality, quality.mean()))
+        return cls(dataclasses.replace(world, posts=posts))
 
     def predict(
         self,

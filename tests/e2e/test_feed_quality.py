@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from components.feed_quality import measure_feed, random_order, served_pool
+from components.models import ACTIONS, PostCandidate
 from components.resources import RANKER
 from components.testing import ConstantRanker, OracleRanker
 
@@ -74,3 +75,25 @@ async def test_equal_scores_fall_back_to_the_engagement_prior_then_newest_in_net
             ties.setdefault(c.score, []).append(c.created_at)
     tied = max(ties.values(), key=len)
     assert len(tied) > 1 and tied == sorted(tied, reverse=True)
+
+
+def test_the_oracle_without_post_quality_knows_everything_but_each_post_s_own_quality(world):
+    from phoenix_models.data import oracle_probabilities
+
+    blind = OracleRanker.without_post_quality(world)
+    posts = world.posts
+    # two original posts of one author on one topic, of different hidden quality
+    author, topic = posts.author_id[0], posts.topic[0]
+    same = np.flatnonzero((posts.author_id == author) & (posts.topic == topic))
+    first, second = same[np.argsort(posts.quality[same])[[0, -1]]]
+    assert posts.quality[first] < posts.quality[second]
+    ids = posts.post_id[[first, second]]
+    viewer = int(np.argmax(world.users.topic_preference[:, topic])) + 1  # likes the topic
+    user = np.full(2, viewer, np.int64)
+    truth = oracle_probabilities(world, user, ids)
+    favorite = ACTIONS.index("favorite")
+    assert truth[0, favorite] < truth[1, favorite]  # the oracle tells them apart
+    candidates = [PostCandidate(id=int(i), author_id=int(author)) for i in ids]
+    blind_scores = blind.predict(viewer, (), candidates, 0.0)
+    assert blind_scores[0, favorite] == blind_scores[1, favorite]
+    assert world.posts.quality[first] != blind.world.posts.quality[first]  # world untouched

@@ -79,6 +79,10 @@ from phoenix_models.train_tasks import (
 REPORTED = ("HR@10", "NDCG@10", "Recall@100", "MRR")
 ALS_METHOD = "ALS (implicit, tuned on validation)"
 RERANK_K = 100
+BLEND_METHOD = (
+    f"Phoenix retrieval -> ranking (top {RERANK_K} by log P(favorite) + w x retrieval cosine, "
+    "w tuned on validation)"
+)
 BLEND_WEIGHTS = (0.0, 5.0, 10.0, 20.0, 40.0)
 """Weights of retrieval's cosine next to the ranker's log P(favorite), tried on validation."""
 
@@ -365,10 +369,8 @@ def run_movielens(
             reports = [(" [refit]", refitted), (" [validation-phase models]", reports[0][1])]
 
     for label, final in reports:
-        for method, values in _phoenix_metrics(final, weight, label).items():
-            metrics[method] = values
-            if "log P(favorite) +" in method:
-                extras[method] = {"blend_weight": weight}
+        metrics.update(_phoenix_metrics(final, weight, label))
+        extras[BLEND_METHOD + label] = {"blend_weight": weight}
     report = {
         "protocol": PROTOCOL,
         "split_sha256": split_sha256(test),
@@ -521,8 +523,7 @@ def _phoenix_metrics(final: StageScores, weight: float, label: str) -> dict[str,
         f"Phoenix retrieval -> ranking (top {RERANK_K} by P(favorite)){label}": ranking_metrics(
             final.ranks(0.0), (10, 100)
         ),
-        f"Phoenix retrieval -> ranking (top {RERANK_K} by log P(favorite) + w x retrieval "
-        f"cosine, w tuned on validation){label}": ranking_metrics(final.ranks(weight), (10, 100)),
+        BLEND_METHOD + label: ranking_metrics(final.ranks(weight), (10, 100)),
     }
 
 

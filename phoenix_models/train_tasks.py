@@ -685,16 +685,19 @@ def movielens_ranker_task(
         ranks = rank_within_candidates(validation_candidates, probs, phase.target_index)
         return _validation_score(ranks, "NDCG@10", ks=(10,))
 
-    # The output bias starts at the base rates of the training requests (a content model
-    # has it, as in the demo recipe); a few batches of sampled requests estimate them.
-    sample = [batch(step) for step in range(4)]
-    bias = base_rate_logits(
-        np.concatenate([b.labels for b in sample]),
-        np.concatenate([np.asarray(b.inputs.candidates.mask) for b in sample]),
-    )
+    # A model with an output bias (the content recipe, as in the demo's) starts it at the
+    # base rates of the training requests: every rated slot, and each request's sampled
+    # negatives as "no action".
+    bias = None
+    if model_cfg.action_bias:
+        pad = ((0, 0), (0, negatives))
+        bias = base_rate_logits(
+            np.pad(chunks.labels, (*pad, (0, 0))),
+            np.pad(chunks.post_id != 0, pad, constant_values=True),
+        )
 
     def init(key: Any) -> Any:
-        params = with_action_bias(net.init(key), bias)
+        params = net.init(key) if bias is None else with_action_bias(net.init(key), bias)
         return params if retrieval_params is None else warm_start(params, retrieval_params)[0]
 
     return TrainingTask(

@@ -4,14 +4,13 @@ import dataclasses
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from phoenix_models.cli import app
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.data.demo_world import DemoWorldConfig, generate_demo_world
-from phoenix_models.data.movielens import movielens_from_frame, protocol_split
+from phoenix_models.data.movielens import protocol_split
 from phoenix_models.evaluate import (
     REPORTED,
     MovieLensRecipe,
@@ -23,6 +22,7 @@ from phoenix_models.evaluate import (
 from phoenix_models.ranker import Ranker
 from phoenix_models.retrieval import Retriever
 from phoenix_models.train import TrainConfig
+from tests.phoenix_models.toy_movielens import toy_movielens
 
 TINY = PhoenixConfig.tiny(position_mode="right_anchored")
 
@@ -40,7 +40,7 @@ def test_reranking_reorders_the_top_k_and_keeps_retrieval_rank_outside_it():
 
 
 def test_baselines_on_a_toy_protocol_report_every_metric_with_an_interval():
-    data = _toy_movielens()
+    data = toy_movielens()
     validation, test = protocol_split(data, "validation"), protocol_split(data, "test")
     out = baseline_rows(data, validation, test, seed=0, grid={"factors": (4,)})
     assert [r["method"].split()[0] for r in out] == ["MostPopular", "ALS"]
@@ -99,24 +99,12 @@ def test_cli_trains_a_demo_ranker_checkpoint(tmp_path):
     assert json.loads((out / "config.json").read_text())["kind"] == "ranker"
 
 
-def _toy_movielens():
-    rng = np.random.default_rng(0)
-    rows = []
-    for user in range(1, 31):
-        movies = rng.choice(40, size=12, replace=False) + 1
-        for t, movie in enumerate(movies):
-            rows.append((user, int(movie), float(rng.choice([2.0, 4.0, 5.0])), t))
-    frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    frame["genres"] = "Drama|Comedy"
-    return movielens_from_frame(frame)
-
-
 def test_final_refit_trains_on_the_test_phase_for_the_chosen_steps_without_its_targets(
     tmp_path, monkeypatch
 ):
     import phoenix_models.evaluate as evaluate
 
-    data = _toy_movielens()
+    data = toy_movielens()
     small = TrainConfig(batch_size=8, max_steps=4, eval_every=2, checkpoint_every=2)
     recipe = MovieLensRecipe(
         retrieval=dataclasses.replace(small, logq_correction=True),

@@ -4,13 +4,12 @@ import dataclasses
 
 import jax
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from phoenix_models.cli import app
 from phoenix_models.content import CONTENT_FILE
-from phoenix_models.data.movielens import movielens_from_frame, protocol_split
+from phoenix_models.data.movielens import protocol_split
 from phoenix_models.evaluate import (
     REPORTED,
     MovieLensRecipe,
@@ -26,8 +25,8 @@ from phoenix_models.train_tasks import (
     movielens_ranker_task,
     movielens_retrieval_task,
 )
+from tests.phoenix_models.toy_movielens import toy_movielens
 
-GENRES = ("Drama|Comedy", "Action|Sci-Fi", "Horror|Thriller", "Children|Animation")
 SMALL = {
     "emb_size": 8,
     "key_size": 4,
@@ -35,19 +34,6 @@ SMALL = {
     "candidate_seq_len": 4,
     "num_layers": 1,
 }
-
-
-def _toy_movielens():
-    rng = np.random.default_rng(0)
-    rows = []
-    for user in range(1, 31):
-        movies = rng.choice(40, size=12, replace=False) + 1
-        for t, movie in enumerate(movies):
-            rows.append((user, int(movie), float(rng.choice([2.0, 4.0, 5.0])), t))
-    frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    frame["genres"] = [GENRES[m % 4] for m in frame["movieId"]]
-    frame["title"] = [f"Film {m} ({1990 + m % 7})" for m in frame["movieId"]]
-    return movielens_from_frame(frame)
 
 
 def _finite(params) -> bool:
@@ -64,7 +50,7 @@ def test_movielens_content_recipe_is_the_default_and_id_only_stays_reachable():
 
 @pytest.fixture(scope="module")
 def content_phase():
-    data = _toy_movielens()
+    data = toy_movielens()
     cfg = movielens_model_config(content=True, **SMALL)
     content = movielens_content_model(data, cfg)
     return MovieLensPhase.build(protocol_split(data, "validation"), cfg, content)

@@ -141,6 +141,13 @@ def evaluate(
             "start the ranker's output bias at base rates (--no-content: ids only)."
         ),
     ] = True,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="With --seeds and --save: read back the seeds an earlier run already saved "
+            "there instead of running them again (refused if saved with another --content)."
+        ),
+    ] = False,
 ) -> None:
     """Evaluate: MovieLens protocol with baselines side by side, or the demo world vs oracle."""
     with _clean_errors():
@@ -162,8 +169,11 @@ def evaluate(
                     recipe=recipe,
                     progress=progress,
                     on_seed=_seed_done,
+                    resume=resume,
                 )
             else:
+                if resume:
+                    raise ValueError("--resume continues a --seeds run: give --seeds")
                 report = evaluate_movielens(
                     seed=seed,
                     checkpoint=checkpoint,
@@ -322,17 +332,24 @@ def _demo_tables(report: dict[str, Any]) -> None:
     if "ranker" in report:
         table = Table(
             "action", "positives", "AUC", "oracle AUC", "log loss", "oracle log loss",
-            "mean predicted", "observed rate", "pred / obs",
+            "mean predicted", "observed rate", "oracle mean", "pred / obs", "pred / oracle",
             title=f"Ranker on the demo test window ({report['ranker']['impressions']} impressions)",
         )  # fmt: skip
         for name, m in report["ranker"]["actions"].items():
-            ratio = m["mean_predicted"] / m["observed_rate"] if m["observed_rate"] else float("nan")
+            predicted = m["mean_predicted"]
+            ratios = (
+                predicted / m[k] if m[k] else float("nan")
+                for k in ("observed_rate", "oracle_mean_predicted")
+            )
             table.add_row(
                 name,
                 str(m["positives"]),
                 *(f"{m[k]:.4f}" for k in ("auc", "oracle_auc", "log_loss", "oracle_log_loss")),
-                *(f"{m[k]:.5f}" for k in ("mean_predicted", "observed_rate")),
-                f"{ratio:.2f}",
+                *(
+                    f"{m[k]:.5f}"
+                    for k in ("mean_predicted", "observed_rate", "oracle_mean_predicted")
+                ),
+                *(f"{ratio:.2f}" for ratio in ratios),
             )
         console.print(table)
     if "retrieval" in report:

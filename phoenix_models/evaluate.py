@@ -445,38 +445,58 @@ def evaluate_movielens_seeds(
     progress: bool = True,
     baselines: bool = True,
     on_seed: Any = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """The protocol once per seed (training, ALS), pooled by :func:`pool_seeds`.
 
     With ``save_to``, seed ``s`` keeps its models, its report (``report.json``) and its
     per-user metrics (``per_user.npz``, ``method|metric`` keys) in ``save_to/seed<s>/``,
     each written as soon as the seed is done. ``on_seed(seed, report)`` is called after each.
+    With ``resume``, a seed already saved there is read back instead of run again (a run
+    of an hour stopped during its last seed loses only that seed); one saved with another
+    content setting, split or set of methods is refused, as pooling it would mix recipes.
     """
     import json
 
     if not seeds:
         raise ValueError("--seeds needs at least one seed")
+    if resume and save_to is None:
+        raise ValueError("resuming reads the seeds saved by an earlier run: give its --save folder")
     runs, reports = [], []
     for seed in seeds:
         folder = None if save_to is None else Path(save_to) / f"seed{seed}"
-        run = run_movielens(seed, None, folder, recipe, progress, baselines)
-        report = {
-            **run.report,
-            "results": [
-                {"method": m, **_summary(v, seed), **run.extras.get(m, {})}
-                for m, v in run.metrics.items()
-            ],
-        }
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "report.json").write_text(json.dumps(report, indent=1))
-            np.savez(
-                folder / "per_user.npz",
-                **{f"{m}|{k}": v for m, values in run.metrics.items() for k, v in values.items()},
+        saved = folder is not None and (folder / "report.json").is_file()
+        if resume and saved and (folder / "per_user.npz").is_file():
+            report = json.loads((folder / "report.json").read_text())
+            metrics = load_per_user(folder / "per_user.npz")
+            _check_resumed(folder, report, recipe)
+        else:
+            run = run_movielens(seed, None, folder, recipe, progress, baselines)
+            metrics = run.metrics
+            report = {
+                **run.report,
+                "results": [
+                    {"method": m, **_summary(v, seed), **run.extras.get(m, {})}
+                    for m, v in run.metrics.items()
+                ],
+            }
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "report.json").write_text(json.dumps(report, indent=1))
+                np.savez(
+                    folder / "per_user.npz",
+                    **{f"{m}|{k}": v for m, values in metrics.items() for k, v in values.items()},
+                )
+        if runs and (
+            metrics.keys() != runs[0].keys() or report["split_sha256"] != reports[0]["split_sha256"]
+        ):
+            raise ValueError(
+                f"seed {seed}: its methods or split differ from seed {seeds[0]}'s "
+                "(one run with baselines and one without?); seeds pool only when alike"
             )
         if on_seed is not None:
             on_seed(seed, report)
-        runs.append(run.metrics)
+        runs.append(metrics)
         reports.append(report)
     first = reports[0]
     return {
@@ -497,6 +517,16 @@ def evaluate_movielens_seeds(
         },
         "results": pool_seeds(runs, bootstrap_seed=seeds[0]),
     }
+
+
+def _check_resumed(folder: Path, report: dict[str, Any], recipe: MovieLensRecipe) -> None:
+    """A saved seed is pooled only if it ran this protocol with this recipe's inputs."""
+    training = report.get("phoenix_training", {})
+    if report.get("protocol") != PROTOCOL or training.get("content") != recipe.content:
+        raise ValueError(
+            f"{folder}: saved with content={training.get('content')} under another protocol or "
+            f"recipe; this run has content={recipe.content}: resume into a fresh --save folder"
+        )
 
 
 def load_per_user(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
@@ -598,6 +628,9 @@ def _demo_ranker(world, windows, ranker, max_requests) -> dict[str, Any]:
                 "oracle_log_loss": round(truth[name]["log_loss"], 5),
                 "observed_rate": round(float(labels[:, k].mean()), 5),
                 "mean_predicted": round(float(probs[valid][:, k].mean()), 5),
+                # the rate these impressions were drawn at: how far the observed rate of
+                # a rare action strays from it by chance alone
+                "oracle_mean_predicted": round(float(oracle[:, k].mean()), 5),
             }
             for k, name in enumerate(ACTIONS)
         },

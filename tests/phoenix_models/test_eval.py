@@ -63,6 +63,11 @@ def test_demo_report_puts_the_oracle_next_to_the_model(small_world):
     )
     favorite = report["ranker"]["actions"]["favorite"]
     assert favorite["oracle_auc"] > 0.6 and 0.0 <= favorite["auc"] <= 1.0
+    # the oracle's mean is the rate the impressions were drawn at: near the observed one
+    # for a common action, and never what the model predicts by construction
+    dwell = report["ranker"]["actions"]["dwell"]
+    assert dwell["oracle_mean_predicted"] == pytest.approx(dwell["observed_rate"], rel=0.15)
+    assert favorite["oracle_mean_predicted"] != favorite["mean_predicted"]
     assert set(report["retrieval"]["model"]) == set(REPORTED)
     assert report["retrieval"]["oracle"]["Recall@100"] >= 0.0
 

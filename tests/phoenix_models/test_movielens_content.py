@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from phoenix_models import evaluate
 from phoenix_models.cli import app
 from phoenix_models.content import CONTENT_FILE
 from phoenix_models.data.movielens import protocol_split
 from phoenix_models.evaluate import (
+    PROTOCOL,
     REPORTED,
     MovieLensRecipe,
+    MovieLensRun,
+    evaluate_movielens_seeds,
     load_per_user,
     pool_seeds,
 )
@@ -134,9 +138,46 @@ def test_pool_seeds_averages_each_user_over_seeds_then_bootstraps_users(tmp_path
         (["--seeds", "0,x"], "--seeds must be comma-separated integers"),
         (["--seeds", "1,1"], "--seeds must list distinct seeds"),
         (["--seeds", "0,1", "--checkpoint", "runs/x"], "cannot take --checkpoint"),
+        (["--resume"], "--resume continues a --seeds run"),
+        (["--seeds", "0", "--resume"], "give its --save folder"),
     ],
 )
 def test_movielens_eval_rejects_bad_seed_lists(args, match):
     result = CliRunner().invoke(app, ["eval", "--dataset", "movielens", *args])
     assert result.exit_code == 1
     assert match in result.output
+
+
+def test_a_resumed_seed_run_reads_back_the_seeds_already_saved(tmp_path, monkeypatch):
+    """Only the seeds missing from the --save folder run; the pooled report is the one an
+    uninterrupted run gives; a seed saved with the other content setting is refused."""
+    ran = []
+
+    def fake_run(seed, checkpoint, save_to, recipe, progress, baselines):
+        ran.append(seed)
+        rng = np.random.default_rng(seed)
+        hits = (rng.random(40) < 0.3).astype(float)
+        metrics = {
+            "ALS": {name: hits for name in REPORTED},
+            "ours": {n: 1 - hits for n in REPORTED},
+        }
+        training = {"content": recipe.content}
+        report = {"protocol": PROTOCOL, "split_sha256": "abc", "users": 40, "seed": seed,
+                  "phoenix_training": training}  # fmt: skip
+        return MovieLensRun(metrics, {"ours": {"blend_weight": 5.0}}, report)
+
+    monkeypatch.setattr(evaluate, "run_movielens", fake_run)
+    recipe = MovieLensRecipe(content=False)
+    whole = evaluate_movielens_seeds([0, 1, 2], tmp_path / "whole", recipe, progress=False)
+    evaluate_movielens_seeds([0, 1], tmp_path / "parts", recipe, progress=False)
+    ran.clear()
+    resumed = evaluate_movielens_seeds(
+        [0, 1, 2], tmp_path / "parts", recipe, progress=False, resume=True
+    )
+    assert ran == [2]
+    assert resumed["results"] == whole["results"]
+    assert resumed["per_seed_extras"] == whole["per_seed_extras"]
+    with pytest.raises(ValueError, match="content=False"):
+        evaluate_movielens_seeds(
+            [0], tmp_path / "parts", MovieLensRecipe(content=True), progress=False, resume=True
+        )

@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 
-from phoenix_models.batch import media_bucket
 from phoenix_models.corpus import Corpus, CorpusIndex, recall_at_k
 
 #: The shipped demo retrieval checkpoint (content-aware tower), used without ``--trained``.
@@ -123,9 +122,9 @@ def synthetic_posts(
     (80 %) or secondary one, text from the world's generator, the world's media and
     safety-label shares (replies and reposts take their author's topic here, not a
     target's)."""
-    from phoenix_models.content import PostFeatures
     from phoenix_models.data.demo_text import generate_texts
     from phoenix_models.data.demo_world import draw_media_and_labels
+    from phoenix_models.train_tasks import post_features
 
     cfg, authors, n = world.config, world.authors, post_ids.size
     author_id = rng.choice(world.posts.author_id, size=n)
@@ -136,12 +135,7 @@ def synthetic_posts(
     original_like = rng.random(n) >= cfg.reply_fraction + cfg.repost_fraction
     _, duration, image, label = draw_media_and_labels(cfg, original_like, rng)
     texts = generate_texts(world.topics, topic, label, rng)
-    if content is not None:
-        features = content.features(post_ids, texts.tolist(), image, duration)
-    else:
-        features = PostFeatures.build(
-            post_ids, np.zeros((n, 0), np.int32), media_bucket(image, duration)
-        )
+    features = post_features(post_ids, texts.tolist(), image, duration, content)
     sids, media = features.lookup(post_ids)
     return author_id, sids, media
 

@@ -198,9 +198,9 @@ def candidate_arrays(
     """One viewer's candidates on the For-You surface as a ``phoenix_models.CandidateBatch``
     (``phoenix_models.batch.candidate_rows``: ids, hashes, post-age buckets, where an
     unknown or future creation time is the "missing" bucket 0, content inputs from
-    ``content``, and the engagement-so-far bucket of ``impressions`` / ``engaged``, where
-    ``None`` is "unknown"), padded to ``slots``."""
-    from phoenix_models.batch import candidate_rows, engagement_bucket
+    ``content``, the engagement-so-far bucket of ``impressions`` / ``engaged`` and the
+    bucket of ``safety_labels``, where ``None`` is "unknown"), padded to ``slots``."""
+    from phoenix_models.batch import candidate_rows, engagement_bucket, safety_label_bucket
 
     created = np.array(
         [np.nan if c.created_at is None else c.created_at for c in candidates], np.float64
@@ -219,6 +219,9 @@ def candidate_arrays(
             [c.engaged or 0 for c in candidates],
         )
         if config.engagement_inputs
+        else None,
+        safety_label=safety_label_bucket([c.safety_labels for c in candidates])
+        if config.safety_label_inputs
         else None,
         slots=slots,
     )

@@ -70,6 +70,7 @@ class _Candidate(NamedTuple):
     video_duration_s: float | None
     impressions: int | None
     engaged: int | None
+    safety_labels: tuple[str, ...] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ import numpy as np
 from phoenix_models.config import (
     ENGAGEMENT_COUNT_BUCKETS,
     ENGAGEMENT_SHARE_BOUNDS,
+    SAFETY_LABELS,
     PhoenixConfig,
 )
 from phoenix_models.errors import InputError
@@ -70,6 +71,7 @@ class CandidateBatch(NamedTuple):
     sids: Any = None  # [B, C, L] int32 semantic-ID codes + 1 (0 = unknown); or None
     media: Any = None  # [B, C] int32 media bucket (0 = unknown); or None
     engagement: Any = None  # [B, C] int32 engagement-so-far bucket (0 = unknown); or None
+    safety_label: Any = None  # [B, C] int32 safety-label bucket (0 = unknown); or None
 
     @property
     def mask(self) -> Any:
@@ -106,7 +108,8 @@ class CandidatePost:
     """A post to score. ``age_minutes`` None means unknown (the "missing" age bucket);
     ``sid`` and ``media`` as in :class:`HistoryItem`; ``impressions`` / ``engaged``: the
     post's engagement so far (:func:`engagement_bucket`; None = unknown), read by models
-    with ``engagement_inputs`` only."""
+    with ``engagement_inputs`` only; ``safety_labels``: the post's labels (empty = none,
+    None = unknown; :func:`safety_label_bucket`), read with ``safety_label_inputs`` only."""
 
     post_id: int
     author_id: int
@@ -116,6 +119,7 @@ class CandidatePost:
     media: int = 0
     impressions: int | None = None
     engaged: int = 0
+    safety_labels: tuple[str, ...] | None = None
 
 
 #: Upper bounds (seconds, exclusive) of the video-duration buckets 3, 4, 5, 6; longer is 7.
@@ -153,6 +157,25 @@ def engagement_bucket(impressions: Any, engaged: Any) -> np.ndarray:
     rate = np.where(n >= 1, np.searchsorted(ENGAGEMENT_SHARE_BOUNDS, share, side="right"), 0)
     bucket = 1 + count * (len(ENGAGEMENT_SHARE_BOUNDS) + 1) + rate
     return np.where(known, bucket, 0).astype(np.int32)
+
+
+def safety_label_bucket(labels: Sequence[str | Sequence[str] | None]) -> np.ndarray:
+    """Bucket of each post's safety labels: 0 unknown (None, and padding), 1 no label
+    (``""`` or an empty sequence), ``2 + i`` for the ``i``-th of :data:`SAFETY_LABELS` (the
+    first of them in that order when a post has several), and the last bucket for a label
+    outside that list, so an unfamiliar label still reads as "labelled". A post's labels
+    are one string (the demo world's column) or a sequence of strings (a served post's
+    ``safety_labels``)."""
+    index = {label: 2 + i for i, label in enumerate(SAFETY_LABELS)}
+    other = 2 + len(SAFETY_LABELS)
+    out = np.zeros(len(labels), np.int32)
+    for row, post in enumerate(labels):
+        if post is None:
+            continue
+        names = (post,) if isinstance(post, str) else post
+        known = [index.get(name, other) for name in names if name]
+        out[row] = min(known) if known else 1
+    return out
 
 
 def post_age_bucket(config: PhoenixConfig, age_minutes: float | None) -> int:
@@ -238,6 +261,7 @@ def candidate_batch(
                     [-1 if p.impressions is None else p.impressions for p in candidates],
                     [p.engaged for p in candidates],
                 ),
+                safety_label=safety_label_bucket([p.safety_labels for p in candidates]),
                 slots=slots,
             )
         )
@@ -259,6 +283,7 @@ def candidate_rows(
     sids: Any = None,
     media: Any = None,
     engagement: Any = None,
+    safety_label: Any = None,
     slots: int | None = None,
 ) -> CandidateBatch:
     """One user's candidates as a one-row batch ``[1, slots]``, built with NumPy.
@@ -266,9 +291,10 @@ def candidate_rows(
     The single place candidate arrays are built (``candidate_batch`` and the For-You
     adapter both come here): ids hashed with the config's hash spec, ``age_minutes``
     (NaN, negative or None = unknown) bucketed by :func:`post_age_bucket`'s rule, ``sids``
-    ``[C, L]`` as **shifted** codes (code + 1, 0 = unknown), ``media`` and ``engagement``
-    buckets (:func:`media_bucket`, :func:`engagement_bucket`) kept only when the config
-    reads them, everything zero-padded to ``slots`` (default: ``C``).
+    ``[C, L]`` as **shifted** codes (code + 1, 0 = unknown), ``media``, ``engagement`` and
+    ``safety_label`` buckets (:func:`media_bucket`, :func:`engagement_bucket`,
+    :func:`safety_label_bucket`) kept only when the config reads them, everything
+    zero-padded to ``slots`` (default: ``C``).
     """
     post = np.asarray(post_ids, np.uint64).reshape(-1)
     count = post.size
@@ -296,6 +322,9 @@ def candidate_rows(
         media=row(0 if media is None else media, np.int32) if config.media_inputs else None,
         engagement=row(0 if engagement is None else engagement, np.int32)
         if config.engagement_inputs
+        else None,
+        safety_label=row(0 if safety_label is None else safety_label, np.int32)
+        if config.safety_label_inputs
         else None,
     )
 

@@ -111,6 +111,12 @@ ENGAGEMENT_SHARE_BOUNDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)
 ENGAGEMENT_COUNT_BUCKETS = 7
 #: Rows of ``engagement_embedding_table``: "unknown", then counts x shares.
 ENGAGEMENT_VOCAB_SIZE = 1 + ENGAGEMENT_COUNT_BUCKETS * (len(ENGAGEMENT_SHARE_BOUNDS) + 1)
+#: Safety labels with their own row of ``safety_label_embedding_table``
+#: (``batch.safety_label_bucket``); any other label shares one "other label" row.
+SAFETY_LABELS = ("nsfw", "violence", "spam")
+#: Rows of ``safety_label_embedding_table``: unknown, no label, each of
+#: :data:`SAFETY_LABELS`, another label.
+SAFETY_LABEL_VOCAB_SIZE = 3 + len(SAFETY_LABELS)
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,12 @@ class PhoenixConfig:
             engagement so far (impressions and the engaged share, ``batch.engagement_
             bucket``): the only input that says anything about the post's own quality, which
             its author, topic and media do not. Off in X's layout.
+        safety_label_inputs: ranker candidate tokens add an embedding of the post's safety
+            label (``batch.safety_label_bucket``: none, one of :data:`SAFETY_LABELS`, or
+            another). Viewers report labelled posts far more often, and nothing else a
+            token reads says a post carries a label, so without it ``report`` is
+            mis-calibrated wherever the labelled share differs from training's. Off in X's
+            layout (X applies labels in visibility filtering, not in the ranker).
     """
 
     emb_size: int = 128
@@ -261,6 +273,7 @@ class PhoenixConfig:
     content_cross: bool = False
     sid_match: bool = False
     engagement_inputs: bool = False
+    safety_label_inputs: bool = False
 
     _CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "position_mode": ("default", "right_anchored"),
@@ -315,6 +328,7 @@ class PhoenixConfig:
             "content_cross",
             "sid_match",
             "engagement_inputs",
+            "safety_label_inputs",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
@@ -407,6 +421,7 @@ class PhoenixConfig:
                 + d * self.content_cross
                 + 2 * self.sid_levels * self.sid_match
                 + ENGAGEMENT_VOCAB_SIZE * self.engagement_inputs
+                + SAFETY_LABEL_VOCAB_SIZE * self.safety_label_inputs
             )
             + self.num_actions * self.action_bias
         )

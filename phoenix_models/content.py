@@ -153,28 +153,50 @@ def _nearest(x: np.ndarray, book: np.ndarray, block: int = 16_384) -> np.ndarray
 
 @dataclass(frozen=True, eq=False)
 class PostFeatures:
-    """Content inputs by post id: shifted SID codes ``[P, L]`` and media buckets ``[P]``."""
+    """Model inputs by post id: shifted SID codes ``[P, L]``, media buckets ``[P]`` and,
+    when the data set has them, safety-label buckets ``[P]``
+    (:func:`phoenix_models.batch.safety_label_bucket`)."""
 
     post_id: np.ndarray  # [P] int64, ascending
     sids: np.ndarray  # [P, L] int32, code + 1
     media: np.ndarray  # [P] int32
+    safety_label: np.ndarray | None = None  # [P] int32; None: labels not known
 
     @classmethod
-    def build(cls, post_id: np.ndarray, sids: np.ndarray, media: np.ndarray) -> PostFeatures:
+    def build(
+        cls,
+        post_id: np.ndarray,
+        sids: np.ndarray,
+        media: np.ndarray,
+        safety_label: np.ndarray | None = None,
+    ) -> PostFeatures:
         order = np.argsort(post_id, kind="stable")
         return cls(
             np.asarray(post_id, np.int64)[order],
             np.asarray(sids, np.int32)[order],
             np.asarray(media, np.int32)[order],
+            None if safety_label is None else np.asarray(safety_label, np.int32)[order],
         )
 
-    def lookup(self, post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(sids [..., L], media [...])`` of each id; unknown ids (and 0) give zeros."""
+    def _find(self, post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         post_ids = np.asarray(post_ids, np.int64)
         at = np.clip(np.searchsorted(self.post_id, post_ids), 0, max(self.post_id.size - 1, 0))
         known = (self.post_id[at] == post_ids) if self.post_id.size else post_ids < 0
+        return at, known
+
+    def lookup(self, post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(sids [..., L], media [...])`` of each id; unknown ids (and 0) give zeros."""
+        at, known = self._find(post_ids)
         sids = np.where(known[..., None], self.sids[at], 0).astype(np.int32)
         return sids, np.where(known, self.media[at], 0).astype(np.int32)
+
+    def safety_labels(self, post_ids: np.ndarray) -> np.ndarray:
+        """Safety-label bucket of each id; 0 ("unknown") for unknown ids, and for every
+        post when the data set has no labels."""
+        at, known = self._find(post_ids)
+        if self.safety_label is None:
+            return np.zeros(known.shape, np.int32)
+        return np.where(known, self.safety_label[at], 0).astype(np.int32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,18 +229,6 @@ class ContentModel:
     def sids(self, texts: Sequence[str]) -> np.ndarray:
         """``[N, L]`` raw semantic-ID codes (0..K-1) of each text."""
         return self.quantizer.encode(self.encoder.encode(texts))
-
-    def features(
-        self,
-        post_ids: np.ndarray,
-        texts: Sequence[str],
-        has_image: np.ndarray,
-        video_duration_s: np.ndarray,
-    ) -> PostFeatures:
-        """Model inputs of these posts (SIDs shifted by one; media buckets)."""
-        return PostFeatures.build(
-            post_ids, self.sids(texts) + 1, media_bucket(has_image, video_duration_s)
-        )
 
     def report(self, texts: Sequence[str]) -> dict[str, Any]:
         return self.quantizer.report(self.encoder.encode(texts))

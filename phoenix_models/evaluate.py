@@ -116,9 +116,10 @@ class MovieLensRecipe:
     refit_on_test: bool = True
     """Retrain on everything before the test targets for the steps validation chose, as
     the baselines are refit; ``False`` reports the validation-phase models."""
-    content: bool = True
-    """The demo recipe's inputs (output bias at base rates, semantic IDs of each movie's
-    title + genres); ``False``: ids only, no output bias (X's inputs)."""
+    content: bool = False
+    """``True``: the demo recipe's inputs (output bias at base rates, semantic IDs of each
+    movie's title + genres); ``False`` (the default): ids only, no output bias (X's
+    inputs), which scored higher on the validation targets of each of three seeds."""
     encoder: str = "tfidf"
     """Text encoder of the semantic IDs (a name of :data:`phoenix_models.encoders.ENCODERS`)."""
 

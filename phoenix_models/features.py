@@ -10,7 +10,9 @@ features of the token, projected to D by a learned matrix (names as published):
   | post-age emb -> proj_mat_2``
 
 With ``engagement_inputs``, a ranker candidate token also adds the row of
-``engagement_embedding_table`` for its engagement-so-far bucket (0, unknown, reads zeros).
+``engagement_embedding_table`` for its engagement-so-far bucket (0, unknown, reads zeros);
+with ``safety_label_inputs`` the row of ``safety_label_embedding_table`` for its
+safety-label bucket, likewise.
 
 With content inputs (``PhoenixConfig.sid_levels`` / ``media_inputs``), a post token also
 adds ``[sid level embeddings | media emb] @ <content projection>`` (``history_content_
@@ -34,7 +36,12 @@ import jax
 import jax.numpy as jnp
 
 from phoenix_models.batch import CandidateBatch, ContextBatch
-from phoenix_models.config import ENGAGEMENT_VOCAB_SIZE, MEDIA_VOCAB_SIZE, PhoenixConfig
+from phoenix_models.config import (
+    ENGAGEMENT_VOCAB_SIZE,
+    MEDIA_VOCAB_SIZE,
+    SAFETY_LABEL_VOCAB_SIZE,
+    PhoenixConfig,
+)
 from phoenix_models.params import param
 
 HASH_TABLES_MODULE = "hash_embeddings"
@@ -75,6 +82,7 @@ class CandidateFeatureWeights(NamedTuple):
     content: ContentWeights | None = None
     content_projection: jax.Array | None = None  # [(L+m)*D, D] candidate_content_projection
     engagement_table: jax.Array | None = None  # [ENGAGEMENT_VOCAB_SIZE, D] engagement inputs
+    safety_label_table: jax.Array | None = None  # [SAFETY_LABEL_VOCAB_SIZE, D]
 
 
 class _HashTableParams(hk.Module):
@@ -220,6 +228,9 @@ def candidate_feature_weights(
         engagement_table=param("engagement_embedding_table", (ENGAGEMENT_VOCAB_SIZE, d))
         if cfg.engagement_inputs
         else None,
+        safety_label_table=param("safety_label_embedding_table", (SAFETY_LABEL_VOCAB_SIZE, d))
+        if cfg.safety_label_inputs
+        else None,
     )
 
 
@@ -337,7 +348,11 @@ def embed_candidates(
     if w.content is not None:
         content = content_inputs(w.content, cfg, cands.sids, cands.media, tokens.shape[:2], dt)
         tokens = tokens + _project(content, w.content_projection)
-    if w.engagement_table is not None and cands.engagement is not None:
-        rows = jnp.take(w.engagement_table, cands.engagement, axis=0).astype(dt)
-        tokens = tokens + rows * (cands.engagement != 0)[..., None].astype(dt)
+    for table, bucket in (
+        (w.engagement_table, cands.engagement),
+        (w.safety_label_table, cands.safety_label),
+    ):
+        if table is not None and bucket is not None:
+            rows = jnp.take(table, bucket, axis=0).astype(dt)
+            tokens = tokens + rows * (bucket != 0)[..., None].astype(dt)
     return tokens, cands.mask

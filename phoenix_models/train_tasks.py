@@ -17,14 +17,14 @@ scored with it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from phoenix_models.batch import media_bucket
+from phoenix_models.batch import media_bucket, safety_label_bucket
 from phoenix_models.checkpoint import save_checkpoint
 from phoenix_models.config import EntityHash, PhoenixConfig
 from phoenix_models.content import ContentModel, PostFeatures
@@ -82,7 +82,8 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
     level 0 as coarse as the demo's 16 topics, so ``sid_match``'s level-0 share is "share of
     the history on this topic") and the media bucket, and no user or post id is read: the
     model learns a viewer's taste from the content of their history, which held out better
-    than memorising ids (docs/training.md). Without, the model sees ids only (X's inputs).
+    than memorising ids (docs/training.md); candidates also read their engagement so far
+    and their safety label. Without, the model sees ids only (X's inputs).
     Both have the per-action output bias.
     """
     base = _small_model(emb_size=32, key_size=16, history=32, candidates=16, users=4_096)
@@ -97,6 +98,7 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
             content_cross=True,
             sid_match=True,
             engagement_inputs=True,
+            safety_label_inputs=True,
             user_ids=False,
             history_post_ids=False,
         )
@@ -128,14 +130,20 @@ def post_features(
     has_image: np.ndarray,
     video_duration_s: np.ndarray,
     content: ContentModel | None,
+    safety_labels: Sequence[str] | None = None,
 ) -> PostFeatures:
-    """Content inputs of a data set's posts (SIDs zero without a content model)."""
-    if content is not None:
-        return content.features(post_id, texts, has_image, video_duration_s)
+    """Model inputs of a data set's posts: SIDs (zero without a content model), media
+    buckets, and safety-label buckets where the data set labels its posts."""
+    sids = (
+        content.sids(texts) + 1
+        if content is not None
+        else np.zeros((np.size(post_id), 0), np.int32)
+    )
     return PostFeatures.build(
         post_id,
-        np.zeros((post_id.size, 0), np.int32),
+        sids,
         media_bucket(has_image, video_duration_s),
+        None if safety_labels is None else safety_label_bucket(safety_labels),
     )
 
 
@@ -150,7 +158,12 @@ def demo_post_features(world: DemoWorld, content: ContentModel | None) -> PostFe
     """Content inputs of every post of the world (SIDs zero without a content model)."""
     posts = world.posts
     return post_features(
-        posts.post_id, posts.text.tolist(), posts.has_image, posts.video_duration_s, content
+        posts.post_id,
+        posts.text.tolist(),
+        posts.has_image,
+        posts.video_duration_s,
+        content,
+        posts.safety_label,
     )
 
 

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from phoenix_models.config import PUBLISHED_ACTIONS
+from phoenix_models.config import PUBLISHED_ACTIONS, SAFETY_LABELS
 from phoenix_models.data.demo_text import TOPIC_VOCABULARY, generate_texts
 
 ACTIONS: tuple[str, ...] = PUBLISHED_ACTIONS
@@ -84,8 +84,6 @@ LONG_DWELL_THRESHOLD_S = 30.0
 
 POST_ID_BASE = 1_000_000
 """Post ids are ``POST_ID_BASE + 1 + index``, so they never collide with account ids."""
-
-SAFETY_LABELS: tuple[str, ...] = ("nsfw", "violence", "spam")
 
 PRODUCT_SURFACES: tuple[str, ...] = ("home_for_you", "home_following", "search")
 

@@ -41,7 +41,7 @@ class HashedLog:
     history_before: np.ndarray  # [N] int64: engaged rows (log-wide) before row r
     engaged_rows: np.ndarray  # [E] int64: the engaged rows, in log order
     user_first_engaged: np.ndarray  # [N] int64: history_before at the user's first row
-    features: PostFeatures | None = None  # content inputs by post id (content models)
+    features: PostFeatures | None = None  # content and label inputs by post id
     row_sids: np.ndarray | None = None  # [N, L] int32 shifted SID codes of each row's post
     row_media: np.ndarray | None = None  # [N] int32 media bucket of each row's post
 
@@ -49,10 +49,14 @@ class HashedLog:
     def build(
         cls, log: InteractionLog, config: PhoenixConfig, features: PostFeatures | None = None
     ) -> HashedLog:
-        """Hash every id once; ``features`` gives posts their content inputs (needed by a
-        config with content inputs; posts it does not know read as "unknown")."""
-        if config.has_content and features is None:
-            raise ValueError("this model reads post content: pass the posts' PostFeatures")
+        """Hash every id once; ``features`` gives posts their content and safety-label
+        inputs (needed by a config that reads either; posts it does not know read as
+        "unknown")."""
+        reads_features = config.has_content or config.safety_label_inputs
+        if reads_features and features is None:
+            raise ValueError(
+                "this model reads post content or safety labels: pass the posts' PostFeatures"
+            )
         row_sids, row_media = features.lookup(log.post_id) if features else (None, None)
         engaged = log.engaged
         before = np.concatenate([[0], np.cumsum(engaged)])[:-1]
@@ -66,7 +70,7 @@ class HashedLog:
             history_before=before,
             engaged_rows=np.flatnonzero(engaged),
             user_first_engaged=before[first_row],
-            features=features if config.has_content else None,
+            features=features if reads_features else None,
             row_sids=row_sids if config.sid_levels else None,
             row_media=row_media if config.media_inputs else None,
         )
@@ -263,6 +267,9 @@ def ranker_batch(hashed: HashedLog, examples: RankerExamples) -> PhoenixBatch:
             media=media,
             engagement=engagement_bucket(examples.post_impressions, examples.post_engaged)
             if cfg.engagement_inputs
+            else None,
+            safety_label=hashed.features.safety_labels(examples.post_id)
+            if cfg.safety_label_inputs
             else None,
         ),
     )

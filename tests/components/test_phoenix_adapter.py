@@ -19,6 +19,7 @@ from components.phoenix import (
 from phoenix_models import CandidatePost, PhoenixConfig, candidate_batch, context_batch
 
 NOW = 1_785_542_400.0
+LABELS = ((), None, ("spam",), (), ("nsfw", "violence"), ("unheard-of",))
 
 
 def candidates(n: int, seed: int = 0) -> list[PostCandidate]:
@@ -32,6 +33,7 @@ def candidates(n: int, seed: int = 0) -> list[PostCandidate]:
             created_at=None if i % 7 == 3 else int(NOW - age),
             impressions=None if i % 5 == 2 else i * 7 % 60,
             engaged=None if i % 5 == 2 else i % 9,
+            safety_labels=LABELS[i % len(LABELS)],
         )
         for i, age in enumerate(ages.tolist())
     ]
@@ -47,16 +49,18 @@ def slow_batch(config, cands, slots):
             age_minutes=None if c.created_at is None else (NOW - c.created_at) / 60.0,
             impressions=c.impressions,
             engaged=c.engaged or 0,
+            safety_labels=c.safety_labels,
         )
         for c in cands
     ]
     return candidate_batch(config, [posts], num_slots=slots)
 
 
-@pytest.mark.parametrize("engagement_inputs", [False, True])
+@pytest.mark.parametrize("post_inputs", [False, True])
 @pytest.mark.parametrize("n", [0, 1, 50, 300])
-def test_candidate_arrays_equal_the_per_candidate_batch(n, engagement_inputs):
-    config = PhoenixConfig.tiny(engagement_inputs=engagement_inputs)
+def test_candidate_arrays_equal_the_per_candidate_batch(n, post_inputs):
+    """With and without the engagement-so-far and safety-label inputs."""
+    config = PhoenixConfig.tiny(engagement_inputs=post_inputs, safety_label_inputs=post_inputs)
     cands = candidates(n, seed=n)
     fast = candidate_arrays(config, cands, NOW, padded_size(n))
     slow = slow_batch(config, cands, padded_size(n))

@@ -187,7 +187,7 @@ FAIL_OPEN = {
     "query_hydrators.user_features.on_failure": "skip",
     "filters.muted_keyword.on_failure": "skip",
     "filters.author_social_graph.on_failure": "skip",
-    "post_selection_hydrators.visibility_hydrator.on_failure": "skip",
+    "hydrators.visibility_hydrator.on_failure": "skip",
     "post_selection_filters.visibility.on_failure": "skip",
 }
 

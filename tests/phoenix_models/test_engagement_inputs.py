@@ -1,19 +1,13 @@
-"""The ranker's engagement-so-far input: buckets, the leak-free training counts, the model."""
+"""The ranker's engagement-so-far input: buckets and the leak-free training counts (the
+model's side: test_candidate_post_inputs.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-
-import jax
 import numpy as np
 import pytest
 
 from phoenix_models.batch import (
-    CandidatePost,
-    HistoryItem,
-    candidate_batch,
     engagement_bucket,
-    make_batch,
 )
 from phoenix_models.config import (
     ENGAGEMENT_SHARE_BOUNDS,
@@ -24,7 +18,6 @@ from phoenix_models.config import (
 from phoenix_models.data import DemoWorldConfig, generate_demo_world
 from phoenix_models.data.examples import HashedLog, impression_chunks, ranker_batch
 from phoenix_models.data.interactions import demo_world_log
-from phoenix_models.ranker import Ranker
 
 CFG = PhoenixConfig.tiny(action_bias=True, engagement_inputs=True)
 SHARES = len(ENGAGEMENT_SHARE_BOUNDS) + 1
@@ -69,31 +62,6 @@ def test_engagement_so_far_counts_only_earlier_impressions_of_the_same_post():
     assert (on[~real] == 0).all()
     plain = ranker_batch(HashedLog.build(log, PhoenixConfig.tiny()), chunks)
     assert plain.candidates.engagement is None
-
-
-def test_the_ranker_reads_the_bucket_and_unknown_reads_as_nothing():
-    ranker = Ranker.init(CFG, seed=0)
-    params = jax.tree_util.tree_map(np.asarray, ranker.params)
-    table = params["phoenix_model"]["engagement_embedding_table"]
-    assert table.shape == (ENGAGEMENT_VOCAB_SIZE, CFG.emb_size)
-    history = [HistoryItem(5, 6, {0: 1.0})]
-    unknown = CandidatePost(8, 9)
-    fresh = dataclasses.replace(unknown, impressions=0)
-    liked = dataclasses.replace(unknown, impressions=40, engaged=30)
-    probs = ranker.score_user(1, history, [unknown, fresh, liked])
-    assert np.abs(probs[1] - probs[2]).max() > 1e-4  # the counts move the scores
-    full = ranker.network.apply(ranker.params, make_batch(CFG, 1, history, [unknown, fresh, liked]))
-    np.testing.assert_allclose(  # the cached-context fast path equals the full forward
-        probs, jax.nn.sigmoid(full.logits)[0], rtol=1e-5, atol=1e-6
-    )
-    # "unknown" adds nothing: the same as a model without the input and the same weights
-    plain = dataclasses.replace(CFG, engagement_inputs=False)
-    without = Ranker(plain, {k: dict(v) for k, v in ranker.params.items()})
-    del without.params["phoenix_model"]["engagement_embedding_table"]
-    np.testing.assert_allclose(
-        without.score_user(1, history, [unknown])[0], probs[0], rtol=1e-5, atol=1e-6
-    )
-    assert candidate_batch(plain, [[liked]]).engagement is None
 
 
 def test_the_config_round_trips_and_rejects_a_non_boolean():

@@ -99,6 +99,32 @@ async def test_the_for_you_answer_carries_scores_per_action_sources_and_timings(
     assert "previously_served" in " ".join(again.json()["explain"])
 
 
+class _RecordsLabels(ConstantRanker):
+    """A ranker that keeps the safety labels of the candidates it was asked to score."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list = []
+
+    def predict(self, user_id, history, candidates, now):
+        self.labels.extend(c.safety_labels for c in candidates)
+        return super().predict(user_id, history, candidates, now)
+
+
+async def test_the_ranker_scores_candidates_whose_safety_labels_are_known(
+    world, models, state, viewer
+):
+    """The demo ranker reads the labels, so for_you hydrates them before scoring (X does it
+    post-selection): a candidate scored with "unknown" would read a row never trained."""
+    ranker = _RecordsLabels()
+    async with serving(world, models, state, ranker=ranker) as (client, _):
+        answer = await feed(client, "for_you", viewer)
+    assert answer["selected"] and not answer["degradations"]
+    assert len(ranker.labels) > 100
+    assert all(labels is not None for labels in ranker.labels)
+    assert any(labels for labels in ranker.labels)  # some labelled posts reached the ranker
+
+
 class _LikesNewPosts(ConstantRanker):
     """A ranker sure that every viewer will favourite and share the posts made in the test."""
 

@@ -85,10 +85,12 @@ def build(n_posts: int, n_authors: int, say) -> tuple[dict, int, float]:
     return resources, viewer, float(world.now)
 
 
-async def measure(resources: dict, viewer: int, now: float, warmup: int, runs: int) -> None:
+async def measure(
+    resources: dict, viewer: int, now: float, warmup: int, runs: int, recipe: Path = RECIPE
+) -> None:
     from pipeline import load_recipe
 
-    pipeline = load_recipe(RECIPE, resources=resources)
+    pipeline = load_recipe(recipe, resources=resources)
     stages: dict[str, list[float]] = {}
     totals: list[float] = []
     candidates: list[int] = []
@@ -111,7 +113,7 @@ async def measure(resources: dict, viewer: int, now: float, warmup: int, runs: i
             for stage, ms in result.timings.stages.items():
                 stages.setdefault(stage, []).append(ms)
     print(
-        f"{runs} requests, {statistics.mean(candidates):.0f} candidates each on average "
+        f"{recipe}: {runs} requests, {statistics.mean(candidates):.0f} candidates each on average "
         f"({statistics.mean(ranked):.0f} ranked), {degraded} with a degradation; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
@@ -131,6 +133,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k posts, 20 requests")
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument(
+        "--recipe",
+        type=Path,
+        nargs="+",
+        default=[RECIPE],
+        help="recipes to compare on the same world and models, measured in turn",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure the recipes in turn this many times"
+    )
     args = parser.parse_args()
     # 999,999: the demo world numbers posts below 2,000,000 (ids are 1,000,000 + row).
     n_posts, n_authors = (100_000, 2_000) if args.quick else (999_999, 10_000)
@@ -140,7 +152,9 @@ def main() -> None:
     configure_logging("warning")
     resources, viewer, now = build(n_posts, n_authors, print)
     gc.freeze()
-    asyncio.run(measure(resources, viewer, now, warmup=10, runs=runs))
+    for _ in range(args.rounds):
+        for recipe in args.recipe:
+            asyncio.run(measure(resources, viewer, now, warmup=10, runs=runs, recipe=recipe))
 
 
 if __name__ == "__main__":

@@ -172,6 +172,9 @@ def safety_label_bucket(labels: Sequence[str | Sequence[str] | None]) -> np.ndar
     for row, post in enumerate(labels):
         if post is None:
             continue
+        if not post:  # the common case: a served post with no label
+            out[row] = 1
+            continue
         names = (post,) if isinstance(post, str) else post
         known = [index.get(name, other) for name in names if name]
         out[row] = min(known) if known else 1

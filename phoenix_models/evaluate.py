@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from phoenix_models.atomic import atomic_savez, atomic_write
 from phoenix_models.baselines import ALS_GRID, Als, MostPopular, tune_als
 from phoenix_models.config import PhoenixConfig
 from phoenix_models.content import ContentModel
@@ -463,7 +464,6 @@ def evaluate_movielens_seeds(
     of an hour stopped during its last seed loses only that seed); one saved with another
     content setting, split or set of methods is refused, as pooling it would mix recipes.
     """
-    import json
 
     if not seeds:
         raise ValueError("--seeds needs at least one seed")
@@ -472,11 +472,8 @@ def evaluate_movielens_seeds(
     runs, reports = [], []
     for seed in seeds:
         folder = None if save_to is None else Path(save_to) / f"seed{seed}"
-        saved = folder is not None and (folder / "report.json").is_file()
-        if resume and saved and (folder / "per_user.npz").is_file():
-            report = json.loads((folder / "report.json").read_text())
-            metrics = load_per_user(folder / "per_user.npz")
-            _check_resumed(folder, report, recipe)
+        if resume and folder is not None and (folder / SEED_REPORT).is_file():
+            report, metrics = _load_seed(folder, recipe)
         else:
             run = run_movielens(seed, None, folder, recipe, progress, baselines)
             metrics = run.metrics
@@ -488,12 +485,7 @@ def evaluate_movielens_seeds(
                 ],
             }
             if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / "report.json").write_text(json.dumps(report, indent=1))
-                np.savez(
-                    folder / "per_user.npz",
-                    **{f"{m}|{k}": v for m, values in metrics.items() for k, v in values.items()},
-                )
+                _save_seed(folder, report, metrics)
         if runs and (
             metrics.keys() != runs[0].keys() or report["split_sha256"] != reports[0]["split_sha256"]
         ):
@@ -526,14 +518,58 @@ def evaluate_movielens_seeds(
     }
 
 
-def _check_resumed(folder: Path, report: dict[str, Any], recipe: MovieLensRecipe) -> None:
-    """A saved seed is pooled only if it ran this protocol with this recipe's inputs."""
-    training = report.get("phoenix_training", {})
-    if report.get("protocol") != PROTOCOL or training.get("content") != recipe.content:
-        raise ValueError(
-            f"{folder}: saved with content={training.get('content')} under another protocol or "
-            f"recipe; this run has content={recipe.content}: resume into a fresh --save folder"
+SEED_REPORT = "report.json"
+SEED_METRICS = "per_user.npz"
+
+
+def _save_seed(folder: Path, report: dict[str, Any], metrics: dict[str, dict]) -> None:
+    """Each file atomically, the report last: a seed counts as saved (for ``resume``) only
+    once both files are whole."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{m}|{k}": v for m, values in metrics.items() for k, v in values.items()}
+    atomic_savez(folder / SEED_METRICS, arrays)
+    atomic_write(folder / SEED_REPORT, json.dumps(report, indent=1).encode())
+
+
+SEED_KEYS = ("protocol", "split_sha256", "users", "seed", "phoenix_training", "results")
+
+
+def _load_seed(folder: Path, recipe: MovieLensRecipe) -> tuple[dict[str, Any], dict]:
+    """A saved seed, pooled only if it ran this protocol with this recipe's inputs; a
+    file that cannot be read is named, with what to do."""
+    import json
+    import zipfile
+
+    try:
+        report = json.loads((folder / SEED_REPORT).read_text())
+        missing = (
+            [key for key in SEED_KEYS if key not in report]
+            if isinstance(report, dict)
+            else SEED_KEYS
         )
+        if missing:
+            raise ValueError(f"{SEED_REPORT} lacks {', '.join(missing)}")
+        rows = report["results"]
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and "method" in r for r in rows
+        ):
+            raise ValueError(f"{SEED_REPORT}: results must be a list of rows with a method")
+        metrics = load_per_user(folder / SEED_METRICS)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{folder}: cannot resume from this saved seed ({error}); remove the folder to "
+            "run the seed again"
+        ) from None
+    training = report["phoenix_training"]
+    content = training.get("content") if isinstance(training, dict) else None
+    if report["protocol"] != PROTOCOL or content != recipe.content:
+        raise ValueError(
+            f"{folder}: saved with content={content} under another protocol or recipe; this "
+            f"run has content={recipe.content}: resume into a fresh --save folder"
+        )
+    return report, metrics
 
 
 def load_per_user(path: str | Path) -> dict[str, dict[str, np.ndarray]]:

@@ -1,6 +1,7 @@
 """MovieLens with the demo recipe's content inputs, and pooling the protocol over seeds."""
 
 import dataclasses
+import shutil
 
 import jax
 import numpy as np
@@ -182,3 +183,23 @@ def test_a_resumed_seed_run_reads_back_the_seeds_already_saved(tmp_path, monkeyp
         evaluate_movielens_seeds(
             [0], tmp_path / "parts", MovieLensRecipe(content=True), progress=False, resume=True
         )
+    # a damaged saved seed is named, never half-read; one without its report is run again
+    seed1 = tmp_path / "parts" / "seed1"
+    for case, (name, text, match) in enumerate(
+        [
+            ("report.json", "{not json", "cannot resume"),
+            ("report.json", '{"protocol": "x"}', "lacks split_sha256"),
+            ("report.json", "[]", "lacks protocol"),
+            ("per_user.npz", "truncated", "cannot resume"),
+        ]
+    ):
+        damaged = tmp_path / f"damaged-{case}"
+        shutil.copytree(tmp_path / "parts", damaged)
+        (damaged / "seed1" / name).write_text(text)
+        with pytest.raises(ValueError, match=match) as caught:
+            evaluate_movielens_seeds([0, 1], damaged, recipe, progress=False, resume=True)
+        assert "seed1" in str(caught.value)
+    (seed1 / "report.json").unlink()
+    ran.clear()
+    evaluate_movielens_seeds([0, 1], tmp_path / "parts", recipe, progress=False, resume=True)
+    assert ran == [1]

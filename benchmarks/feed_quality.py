@@ -7,7 +7,8 @@ over the same filtered pools: a random order (the floor) and the oracle order (t
 of the pool, the ceiling), and variants of ``for_you`` that isolate what the models and
 the scoring chain contribute: the oracle's probabilities in place of the ranker, the same
 without each post's own hidden quality (the best a ranker could do from everything but the
-post's engagement so far), and X's published offset and weights in place of the recipe's.
+post's engagement so far), retrieval by the towers' score alone (X's, without the Phoenix
+source's engagement prior), and X's published offset and weights in place of the recipe's.
 
 Columns: mean oracle probability of the served feed, NDCG@35, feed-quality ratio (served
 mean / best-35-of-the-pool mean), out-of-network share, distinct authors, posts of the
@@ -77,6 +78,11 @@ ARMS = (
         "for_you, oracle ranker without post quality",
         "for_you.yaml",
         ranker=OracleRanker.without_post_quality,
+    ),
+    Arm(
+        "for_you, X's retrieval (no engagement prior)",
+        "for_you.yaml",
+        overrides={"sources.phoenix_retrieval.params.engagement_weight": 0.0},
     ),
     Arm(
         "for_you, X's offset and weights",

@@ -8,7 +8,6 @@ httpx's ``MockTransport``, they ship with the library so users need no mocking.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,12 +27,12 @@ class OracleRanker:
 
     @classmethod
     def without_post_quality(cls, world: Any) -> OracleRanker:
-        """The oracle with every post's own hidden quality set to the mean: all a ranker
+        """The oracle of ``phoenix_models.data.without_post_quality(world)``: all a ranker
         could know from the viewer, the author and the post's content, without the
         post's engagement so far (the one input that tells its quality)."""
-        quality = world.posts.quality
-        posts = dataclasses.replace(world.posts, quality=np.full_like(quality, quality.mean()))
-        return cls(dataclasses.replace(world, posts=posts))
+        from phoenix_models.data import without_post_quality
+
+        return cls(without_post_quality(world))
 
     def predict(
         self,

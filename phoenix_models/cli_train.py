@@ -356,6 +356,7 @@ def _demo_tables(report: dict[str, Any]) -> None:
     if "retrieval" in report:
         r = report["retrieval"]
         table = Table("", *r["model"], title=f"Retrieval, {r['users']} users")
-        for who in ("model", "oracle"):
-            table.add_row(who, *(f"{v:.4f}" for v in r[who].values()))
+        rows = ("model", "model_with_engagement_prior", "oracle_without_post_quality", "oracle")
+        for who in rows:
+            table.add_row(who.replace("_", " "), *(f"{v:.4f}" for v in r[who].values()))
         console.print(table)

@@ -19,7 +19,9 @@ A component is a small class with one job. It subclasses exactly one stage base
   (``load_recipe(path).needs``), builds each resource once and passes them all to
   ``load_recipe(..., resources=...)``; the executor checks them before ``warm_up`` and a
   missing one degrades the component with a :class:`~pipeline.errors.MissingResource`
-  naming it and the key.
+  naming it and the key. ``optional_needs`` declares the keys only some params use: an
+  instance whose params use one adds it to its own ``needs`` in ``__init__``, so a
+  pipeline that does not use it needs no such resource.
 * ``warm_up(resources)`` — heavy setup (open stores, load models), run once before the first
   request, never in ``__init__``. ``resources`` is the mapping given to the pipeline.
 * ``close()`` — release what ``warm_up`` acquired.
@@ -71,6 +73,7 @@ class Component(Generic[Q, C]):
     writes: ClassVar[frozenset[str]] = frozenset()
     query_reads: ClassVar[frozenset[str]] = frozenset()
     needs: ClassVar[frozenset[str]] = frozenset()
+    optional_needs: ClassVar[frozenset[str]] = frozenset()
     run_in_thread: ClassVar[bool] = False
     max_threads: ClassVar[int] = DEFAULT_THREADS_PER_COMPONENT
     inline_max_ms: ClassVar[float] = DEFAULT_INLINE_MAX_MS
@@ -82,7 +85,7 @@ class Component(Generic[Q, C]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attr in ("reads", "writes", "query_reads", "needs"):
+        for attr in ("reads", "writes", "query_reads", "needs", "optional_needs"):
             names = getattr(cls, attr)
             if isinstance(names, str):  # frozenset("thunder") would be its letters
                 raise ComponentDefinitionError(

@@ -7,30 +7,18 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.models import ForYouQuery, PostCandidate
+from phoenix_models.engagement_prior import engagement_factor
 from pipeline import Scorer, register
-
-
-def engagement_factor(impressions: int, engaged: int, prior_share: float, strength: float) -> float:
-    """``((engaged + strength * prior_share) / (impressions + strength)) / prior_share``:
-    the post's engaged share shrunk toward ``prior_share`` by ``strength`` pseudo-impressions
-    (a Beta prior's posterior mean), relative to that prior. 1 for a post never shown.
-
-    Examples:
-        >>> engagement_factor(0, 0, 0.15, 10.0), round(engagement_factor(30, 12, 0.15, 10.0), 3)
-        (1.0, 2.25)
-    """
-    posterior = (engaged + strength * prior_share) / (impressions + strength)
-    return posterior / prior_share
 
 
 @register("engagement_prior")
 class EngagementPrior(Scorer[ForYouQuery, PostCandidate]):
-    """Writes :func:`engagement_factor` of the post's engagement so far (``impressions`` /
-    ``engaged``, from ``engagement_so_far_hydrator``) to ``engagement_factor``; 1 for a post
-    whose counts are unknown. ``weighted`` (``positive_factor: engagement_factor``) then
-    multiplies the positive actions' part of the score by it, so it runs before
-    ``weighted`` and, through ``weighted_score``, before ``author_diversity``: an author's
-    posts are ranked among themselves with it.
+    """Writes the post's ``engagement_factor`` (``phoenix_models.engagement_prior``) of its
+    engagement so far (``impressions`` / ``engaged``, from ``engagement_so_far_hydrator``);
+    1 for a post whose counts are unknown. ``weighted`` (``positive_factor:
+    engagement_factor``) then multiplies the positive actions' part of the score by it, so
+    it runs before ``weighted`` and, through ``weighted_score``, before
+    ``author_diversity``: an author's posts are ranked among themselves with it.
 
     Why a step of its own when the ranker reads the same counts: a post's own quality
     decides much of which posts belong at the top of a feed (on the demo world, ordering the
@@ -63,7 +51,7 @@ class EngagementPrior(Scorer[ForYouQuery, PostCandidate]):
             "engagement_factor": [
                 1.0
                 if c.impressions is None
-                else engagement_factor(c.impressions, c.engaged or 0, share, strength)
+                else float(engagement_factor(c.impressions, c.engaged or 0, share, strength))
                 for c in candidates
             ]
         }

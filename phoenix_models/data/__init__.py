@@ -10,6 +10,7 @@ from phoenix_models.data.demo_world import (
     engagement_gate,
     generate_demo_world,
     oracle_probabilities,
+    without_post_quality,
 )
 from phoenix_models.data.interactions import InteractionLog, demo_world_log, movielens_log
 from phoenix_models.data.movielens import (
@@ -35,4 +36,5 @@ __all__ = [
     "oracle_probabilities",
     "protocol_split",
     "split_sha256",
+    "without_post_quality",
 ]

@@ -328,6 +328,18 @@ def oracle_probabilities(
     return probs
 
 
+def without_post_quality(world: DemoWorld) -> DemoWorld:
+    """``world`` with every post's own hidden quality set to the mean.
+
+    Its oracle is the best any model can be that reads the viewer, the author and the
+    post's content but not the post's engagement so far (the one input that reveals its
+    quality): the ceiling of rankers and retrievers without that input.
+    """
+    quality = world.posts.quality
+    posts = dataclasses.replace(world.posts, quality=np.full_like(quality, quality.mean()))
+    return dataclasses.replace(world, posts=posts)
+
+
 def engagement_gate(world: DemoWorld, user_ids: np.ndarray, post_ids: np.ndarray) -> np.ndarray:
     """``sigmoid(14 * (affinity - 0.10))``: the hidden probability that a user engages."""
     p = world.post_index(post_ids)

@@ -130,6 +130,40 @@ class InteractionLog:
         engaged_before[order] = before - before[start[group]]
         return impressions, engaged_before
 
+    def post_counts_before(
+        self, post_index: np.ndarray, n_posts: int, times: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(impressions, engaged)`` ``[T, n_posts]`` int32: every post's impressions by
+        anyone strictly before each of ``times``, and how many had a
+        :data:`POSITIVE_ACTIONS` action. :attr:`engagement_so_far` for a whole catalogue
+        at once, as a retriever ranking all of it would know them then.
+
+        Args:
+            post_index: ``[N]`` each row's post as a column in ``[0, n_posts)``.
+            n_posts: catalogue size.
+            times: ``[T]`` timestamps, in any order.
+        """
+        post_index = np.asarray(post_index)
+        if post_index.shape != self.post_id.shape:
+            raise ValueError(f"post_index needs one entry per row ({self.post_id.size})")
+        order = np.argsort(self.timestamp, kind="stable")
+        stamps, columns = self.timestamp[order], post_index[order]
+        engaged = self.positive(POSITIVE_ACTIONS)[order]
+        impressions = np.zeros((len(times), n_posts), np.int32)
+        engaged_before = np.zeros((len(times), n_posts), np.int32)
+        shown, liked = np.zeros(n_posts, np.int64), np.zeros(n_posts, np.int64)
+        done = 0
+        for t in np.argsort(times, kind="stable"):
+            end = int(np.searchsorted(stamps, times[t], side="left"))
+            new = slice(done, end)
+            shown += np.bincount(columns[new], minlength=n_posts)
+            liked += np.bincount(columns[new], weights=engaged[new], minlength=n_posts).astype(
+                np.int64
+            )
+            done = end
+            impressions[t], engaged_before[t] = shown, liked
+        return impressions, engaged_before
+
 
 def demo_world_log(world: DemoWorld) -> InteractionLog:
     """The demo world's impression log, with post ages at impression time."""

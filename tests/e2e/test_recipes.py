@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from structlog.testing import capture_logs
 
 from components.demo import open_thunder
 from components.resources import THUNDER
 from components.world import posts_from_world
+from phoenix_models.evaluate import RETRIEVAL_PRIOR
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 async def test_following_serves_only_in_network_posts_ranked(serve):
@@ -47,3 +53,12 @@ async def test_a_torn_event_log_tail_is_survived_and_the_feed_still_served(
     assert len(thunder) == len(resources[THUNDER]) - 1
     result = await serve(resources_={**resources, THUNDER: thunder})
     assert len(result.selected) == 35 and not result.degradations
+
+
+@pytest.mark.parametrize("recipe", ["for_you.yaml", "discover.yaml"])
+def test_served_retrieval_uses_the_engagement_prior_the_demo_evaluation_measures(recipe):
+    spec = yaml.safe_load((RECIPES / recipe).read_text())
+    source = next(s for s in spec["sources"] if s.get("name") == "phoenix_retrieval")
+    served = {key: source["params"][key] for key in ("prior_share", "strength")}
+    served["weight"] = source["params"]["engagement_weight"]
+    assert served == RETRIEVAL_PRIOR  # `phoenix eval`'s "model with engagement prior" row

@@ -68,3 +68,29 @@ def test_the_config_round_trips_and_rejects_a_non_boolean():
     assert PhoenixConfig.from_json(CFG.to_json()) == CFG
     with pytest.raises(ValueError, match="engagement_inputs must be true or false"):
         PhoenixConfig.tiny(engagement_inputs="yes")
+
+
+def test_post_counts_before_are_every_posts_counts_strictly_before_each_time():
+    world = generate_demo_world(
+        DemoWorldConfig(n_users=60, n_authors=30, n_posts=300, n_impressions=2_000)
+    )
+    log = demo_world_log(world)
+    column = world.post_index(log.post_id)
+    positive = log.positive(POSITIVE_ACTIONS)
+    # unsorted times, one before the log, one after it, and two at a logged second
+    times = np.array(
+        [log.timestamp.max() + 1, log.timestamp[50], log.timestamp.min() - 1, log.timestamp[7]]
+    )
+    shown, engaged = log.post_counts_before(column, world.config.n_posts, times)
+    assert shown.shape == engaged.shape == (4, world.config.n_posts)
+    for t, time in enumerate(times):
+        before = log.timestamp < time
+        np.testing.assert_array_equal(
+            shown[t], np.bincount(column[before], minlength=world.config.n_posts)
+        )
+        np.testing.assert_array_equal(
+            engaged[t], np.bincount(column[before & positive], minlength=world.config.n_posts)
+        )
+    assert shown[0].sum() == len(log) and shown[2].sum() == 0
+    with pytest.raises(ValueError, match="one entry per row"):
+        log.post_counts_before(column[:-1], world.config.n_posts, times)

@@ -9,7 +9,12 @@ from typer.testing import CliRunner
 
 from phoenix_models.cli import app
 from phoenix_models.config import PhoenixConfig
-from phoenix_models.data.demo_world import DemoWorldConfig, generate_demo_world
+from phoenix_models.data.demo_world import (
+    DemoWorldConfig,
+    engagement_gate,
+    generate_demo_world,
+    without_post_quality,
+)
 from phoenix_models.data.movielens import protocol_split
 from phoenix_models.evaluate import (
     REPORTED,
@@ -68,8 +73,28 @@ def test_demo_report_puts_the_oracle_next_to_the_model(small_world):
     dwell = report["ranker"]["actions"]["dwell"]
     assert dwell["oracle_mean_predicted"] == pytest.approx(dwell["observed_rate"], rel=0.15)
     assert favorite["oracle_mean_predicted"] != favorite["mean_predicted"]
-    assert set(report["retrieval"]["model"]) == set(REPORTED)
-    assert report["retrieval"]["oracle"]["Recall@100"] >= 0.0
+    retrieval = report["retrieval"]
+    assert retrieval["users"] == 20
+    rows = ("model", "model_with_engagement_prior", "oracle_without_post_quality", "oracle")
+    assert set(retrieval) == {"users", *rows}
+    for row in rows:
+        assert set(retrieval[row]) == set(REPORTED)
+        assert all(0.0 <= value <= 1.0 for value in retrieval[row].values())
+
+
+def test_the_oracle_without_post_quality_ranks_by_viewer_and_author_alone(small_world):
+    blind = without_post_quality(small_world)
+    assert np.unique(small_world.posts.quality).size > 1  # the world itself is untouched
+    assert np.allclose(blind.posts.quality, small_world.posts.quality.mean())
+    posts = small_world.posts
+    user = 3
+    gate = engagement_gate(blind, np.full(posts.post_id.size, user), posts.post_id)
+    visible = (
+        small_world.users.topic_preference[user - 1, posts.topic]
+        * small_world.authors.quality[posts.author_id - 1]
+    )
+    order = np.argsort(visible, kind="stable")
+    assert np.all(np.diff(gate[order]) >= 0)  # monotone in preference x author quality
 
 
 runner = CliRunner()

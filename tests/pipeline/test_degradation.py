@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
+from pydantic import BaseModel
 from structlog.testing import capture_logs
 
 from pipeline import (
@@ -535,6 +536,39 @@ async def test_component_whose_declared_resource_is_missing_is_skipped_naming_th
         degradation.message
     )
     assert "Present: ['other']" in degradation.message
+
+
+class MaybeNeedsStore(Filter[ToyQuery, ToyItem]):
+    """Takes the store only when its params say so (``optional_needs``)."""
+
+    class Params(BaseModel):
+        use_store: bool = False
+
+    optional_needs = {"store"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.params.use_store:
+            self.needs = self.needs | self.optional_needs
+
+    def filter(self, query: ToyQuery, candidates: list[ToyItem]) -> FilterResult[ToyItem]:
+        return FilterResult([], removed=list(candidates))
+
+
+@on_both_backends
+async def test_an_optional_resource_is_needed_only_by_the_instances_whose_params_use_it() -> None:
+    without = toy_pipeline(filters=[MaybeNeedsStore(name="maybe")], resources={"other": 1})
+    assert "store" not in without.needs
+    result = await without.execute(QUERY)
+    assert not result.selected and not result.degradations  # it ran: no store needed
+    using = toy_pipeline(
+        filters=[MaybeNeedsStore(name="maybe", use_store=True)], resources={"other": 1}
+    )
+    assert "store" in using.needs
+    result = await using.execute(QUERY)
+    assert result.selected  # skipped, naming the key
+    (degradation,) = [d for d in result.degradations if d.component == "maybe"]
+    assert "needs resources['store']" in degradation.message
 
 
 @on_both_backends

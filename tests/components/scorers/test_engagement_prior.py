@@ -1,16 +1,7 @@
 import pytest
 
-from components.scorers.engagement_prior import EngagementPrior, engagement_factor
+from components.scorers.engagement_prior import EngagementPrior
 from pipeline.testing import run_component
-
-
-def test_the_factor_is_the_shrunk_engaged_share_relative_to_the_prior():
-    assert engagement_factor(0, 0, 0.2, 10.0) == 1.0  # never shown: the prior itself
-    assert engagement_factor(10, 2, 0.2, 10.0) == pytest.approx(1.0)  # exactly average
-    assert engagement_factor(10, 10, 0.2, 10.0) == pytest.approx((10 + 2) / 20 / 0.2)
-    assert engagement_factor(10, 0, 0.2, 10.0) == pytest.approx(0.5)
-    # the more impressions, the closer to the observed share
-    assert engagement_factor(1_000, 500, 0.2, 10.0) == pytest.approx(0.5 / 0.2, rel=0.02)
 
 
 async def test_engaging_posts_get_a_factor_above_one_and_unknown_counts_exactly_one(

@@ -9,9 +9,11 @@ untrained tiny models of the same code path (the script says which).
 Between requests (outside the timings) the script waits for the side effects and clears
 the served history: otherwise each request's served posts are filtered from the next, and
 after a few dozen requests only a handful of candidates would be left to rank. After
-building the stores it freezes the garbage collector's view of them (``gc.freeze()``), as
-a serving process should: a full collection would otherwise walk a million post objects
-(half a second) inside some request.
+building the stores, and again after the warm-up requests, it freezes the garbage
+collector's view of the heap (``gc.freeze()``), as
+a serving process does once warm (``pipeline.serving.freeze_heap``): a full collection would
+otherwise walk a million post objects (half a second), or everything the warm-up made
+(compiled models: about 130 ms), inside some request.
 
     .venv/bin/python benchmarks/for_you_request.py            # full size
     .venv/bin/python benchmarks/for_you_request.py --quick    # 100,000 posts, 20 requests
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import statistics
 import tempfile
@@ -38,6 +39,7 @@ from components.stores.post_catalog import PostCatalog
 from components.stores.user_store import UserStore
 from components.thunder.store import ThunderStore
 from components.world import author_directory, load_user_store, posts_from_world
+from pipeline.serving.heap import freeze_heap
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "for_you.yaml"
 COMPILE_DEADLINE_MS = 300_000
@@ -105,6 +107,8 @@ async def measure(
             await side_effects_done()
             resources[USER_STORE].clear_served()
             if i < warmup:
+                if i == warmup - 1:  # what a server does once warm (pipeline/serving/app.py)
+                    freeze_heap()
                 continue
             degraded += bool(result.degradations)
             totals.append(result.timings.total_ms)
@@ -151,7 +155,7 @@ def main() -> None:
 
     configure_logging("warning")
     resources, viewer, now = build(n_posts, n_authors, print)
-    gc.freeze()
+    freeze_heap()
     for _ in range(args.rounds):
         for recipe in args.recipe:
             asyncio.run(measure(resources, viewer, now, warmup=10, runs=runs, recipe=recipe))

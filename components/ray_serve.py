@@ -44,6 +44,7 @@ from components.stores.post_catalog import PostCatalog
 from pipeline import FeedmixerError
 from pipeline.logging import configure_logging
 from pipeline.serving import ServeOptions
+from pipeline.serving.heap import freeze_heap
 
 CALL_TIMEOUT_S = 30.0
 """How long an ingress waits for a model deployment (a request's own deadline is shorter;
@@ -195,6 +196,7 @@ class RankerDeployment:
         self.batching.warm_up()
         self.predict.set_max_batch_size(max_batch)
         self.predict.set_batch_wait_timeout_s(batch_wait_ms / 1000)
+        freeze_heap()
 
     def history_length(self) -> int:
         return int(self.batching.ranker.config.history_seq_len)
@@ -239,6 +241,7 @@ class RetrievalDeployment:
         self.retrieval.warm_up()
         self.retrieve.set_max_batch_size(max_batch)
         self.retrieve.set_batch_wait_timeout_s(batch_wait_ms / 1000)
+        freeze_heap()
 
     def history_length(self) -> int:
         return int(self.retrieval.retriever.config.history_seq_len)

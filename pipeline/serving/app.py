@@ -44,6 +44,7 @@ from pipeline.recipe import load_recipe
 from pipeline.report import final_score, json_safe, parse_id
 from pipeline.result import PipelineResult
 from pipeline.serving.context import Admission, NotReady, Overloaded, ServiceContext
+from pipeline.serving.heap import freeze_heap, thaw_heap
 from pipeline.serving.metrics import Metrics
 from pipeline.serving.schemas import (
     ErrorBody,
@@ -162,16 +163,19 @@ class Service:
                         return
                     self.pipelines = pipelines
                     self.context._resources = resources
+                    frozen = freeze_heap()  # start-up's heap: out of the collector's passes
                     self.context.state = "ready"
                     self.metrics.ready.set(1)
                     log.info(
                         "ready",
                         recipes=sorted(pipelines),
                         seconds=round(time.perf_counter() - started, 3),
+                        frozen_objects=frozen,
                     )
                     await self._stop.wait()
                     # leaving the stack drains every pipeline's side effects and closes it
             finally:
+                thaw_heap()
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self.feed_service.close)
         except Exception as exc:

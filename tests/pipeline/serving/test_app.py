@@ -3,6 +3,7 @@ bodies, errors, admission, deadlines, readiness and draining, metrics."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -363,3 +364,12 @@ async def test_a_request_without_an_id_gets_sixteen_random_hex_digits(toy_recipe
     ids = [answer.json()["request_id"] for answer in answers]
     assert all(re.fullmatch(r"[0-9a-f]{16}", i) for i in ids) and len(set(ids)) == 3
     assert [answer.headers["x-request-id"] for answer in answers] == ids
+
+
+async def test_the_start_up_heap_is_frozen_while_serving_and_thawed_after(toy_recipe):
+    # a full collection inside a request would walk everything start-up built
+    gc.unfreeze()
+    async with running([toy_recipe]) as (client, _):
+        assert gc.get_freeze_count() > 0
+        assert (await client.post("/v1/feeds/toy", json={"user_id": 1})).status_code == 200
+    assert gc.get_freeze_count() == 0

@@ -29,8 +29,8 @@ equal scores).
 A D=128 content-aware tower for ``--trained`` (the demo preset widened; ~10 min on 2 cores)::
 
     python -c "from phoenix_models.train_tasks import demo_model_config; \\
-      print(demo_model_config(emb_size=128, key_size=32, num_q_heads=4, \\
-      num_kv_heads=4).to_json())" > /tmp/ret128c_config.json
+      print(demo_model_config(kind='retrieval', emb_size=128, key_size=32, \\
+      num_q_heads=4, num_kv_heads=4).to_json())" > /tmp/ret128c_config.json
     feedmixer phoenix train --dataset demo --model retrieval --model-config \\
       /tmp/ret128c_config.json --out /tmp/ret128c --steps 400 --batch-size 256 \\
       --no-holdout --no-keep-state --learning-rate 6e-3

@@ -86,7 +86,7 @@ def main() -> None:
     )
     retrieval_cfg = TrainConfig(batch_size=256, logq_correction=True)
     results["retrieval"] = measure(
-        demo_retrieval_task(world, model_cfg, retrieval_cfg),
+        demo_retrieval_task(world, demo_model_config(kind="retrieval"), retrieval_cfg),
         retrieval_cfg,
         steps,
         args.repeats,

@@ -53,6 +53,7 @@ from phoenix_models.metrics import ranking_metrics, roc_auc, target_ranks
 from phoenix_models.ranker import ranker_network
 from phoenix_models.retrieval import retrieval_network
 from phoenix_models.train import (
+    ModelKind,
     RankerTrainBatch,
     RetrievalTrainBatch,
     TrainConfig,
@@ -71,11 +72,20 @@ DEMO_VALIDATION_USERS = 600
 RANKER_VALIDATION_K = 100
 
 
+DEMO_HISTORY: dict[ModelKind, int] = {"ranker": 128, "retrieval": 32}
+"""History length of each demo model (``demo_model_config``)."""
+DEMO_RANKER_EMA_DECAY = 0.997
+"""Weight average of the demo ranker (``feedmixer phoenix train``'s default for it; 0.99
+for the other models): over its 1,000-step schedule it held out slightly better than 0.99
+(docs/training.md)."""
+
 CONTENT_DIM = 16
 """Width of the demo content embedding (TF-IDF -> truncated SVD) that SIDs quantise."""
 
 
-def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
+def demo_model_config(
+    content: bool = True, kind: ModelKind = "ranker", **overrides: Any
+) -> PhoenixConfig:
     """A small model for the demo world: checkpoints of about 3 MB that train in minutes.
 
     With ``content`` (the default) post tokens read 3 semantic-ID levels of 16 codes (a
@@ -84,9 +94,13 @@ def demo_model_config(content: bool = True, **overrides: Any) -> PhoenixConfig:
     model learns a viewer's taste from the content of their history, which held out better
     than memorising ids (docs/training.md); candidates also read their engagement so far
     and their safety label. Without, the model sees ids only (X's inputs).
-    Both have the per-action output bias.
+    Both have the per-action output bias. The ranker (``kind``) reads the last 128
+    engagements (the served history is 127 long): with ``sid_match`` the share of a longer
+    history on a topic estimates the viewer's taste better, and 128 held out better than 32
+    (docs/training.md); retrieval keeps 32, where it was measured.
     """
-    base = _small_model(emb_size=32, key_size=16, history=32, candidates=16, users=4_096)
+    history = DEMO_HISTORY[kind]
+    base = _small_model(emb_size=32, key_size=16, history=history, candidates=16, users=4_096)
     base = dataclasses.replace(base, action_bias=True)
     if content:
         base = dataclasses.replace(

@@ -170,3 +170,18 @@ def test_final_refit_trains_on_the_test_phase_for_the_chosen_steps_without_its_t
     assert all(0 <= s <= 4 for s in first.steps) and final.steps == (3, 2)
     assert (tmp_path / "test" / "retrieval" / "config.json").exists()
     assert (tmp_path / "test" / "ranker" / "config.json").exists()
+
+
+def test_the_demo_ranker_preset_reads_a_longer_history_and_averages_its_weights_longer():
+    from pathlib import Path
+
+    from phoenix_models.cli_train import _ema_decay
+    from phoenix_models.train_tasks import DEMO_RANKER_EMA_DECAY, demo_model_config
+
+    assert _ema_decay(None, "demo", "ranker") == DEMO_RANKER_EMA_DECAY == 0.997
+    assert _ema_decay(None, "demo", "retrieval") == _ema_decay(None, "movielens", "ranker") == 0.99
+    assert _ema_decay(0.5, "demo", "ranker") == 0.5  # an explicit --ema-decay wins
+    assert demo_model_config().history_seq_len == 128
+    assert demo_model_config(kind="retrieval").history_seq_len == 32
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "demo" / "ranker"
+    assert Ranker.load(shipped).config == demo_model_config()  # the committed one is the preset

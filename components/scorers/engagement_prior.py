@@ -46,12 +46,15 @@ class EngagementPrior(Scorer[ForYouQuery, PostCandidate]):
     def score(
         self, query: ForYouQuery, candidates: Sequence[PostCandidate]
     ) -> dict[str, list[float | None]]:
-        share, strength = self.params.prior_share, self.params.strength
+        known = [c.impressions is not None for c in candidates]
+        factors = engagement_factor(  # one array call: this runs on every candidate
+            [c.impressions if k else 0 for c, k in zip(candidates, known, strict=True)],
+            [c.engaged or 0 for c in candidates],
+            self.params.prior_share,
+            self.params.strength,
+        ).reshape(-1)
         return {
             "engagement_factor": [
-                1.0
-                if c.impressions is None
-                else float(engagement_factor(c.impressions, c.engaged or 0, share, strength))
-                for c in candidates
+                factor if k else 1.0 for factor, k in zip(factors.tolist(), known, strict=True)
             ]
         }

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ from phoenix_models.train_tasks import (
 
 REPORTED = ("HR@10", "NDCG@10", "Recall@100", "MRR")
 ORACLE_BLOCK = 100
-"""Users per block of oracle scores (a block is ``[users, posts]`` float64)."""
+"""Users per block of derived retrieval scores (oracles, the engagement prior)."""
 RETRIEVAL_PRIOR = {"weight": 0.1, "prior_share": 0.15, "strength": 20.0}
 """The engagement prior of ``recipes/for_you.yaml``'s Phoenix source (``engagement_weight``,
 ``prior_share``, ``strength``), weight chosen on the demo validation window
@@ -717,30 +718,27 @@ def _demo_retrieval(world, windows, retriever, max_users) -> dict[str, Any]:
     shown, engaged = log.post_counts_before(
         world.post_index(log.post_id), world.config.n_posts, log.timestamp[targets]
     )
-    with_prior = with_engagement_prior(scores, shown, engaged, **RETRIEVAL_PRIOR)
-    prior = ranking_metrics(target_ranks(with_prior, target_index, excluded), (10, 100))
     user_ids = log.user_id[targets]
 
-    def oracle(truth: DemoWorld) -> dict[str, float]:
+    def means(scores_of: Callable[[slice], np.ndarray]) -> dict[str, float]:
+        """Mean metrics of the scores ``scores_of(rows)`` gives, a block of rows at a time
+        (a block is ``[rows, posts]`` float64)."""
+        blocks = (slice(a, a + ORACLE_BLOCK) for a in range(0, targets.size, ORACLE_BLOCK))
         ranks = np.concatenate(
-            [
-                target_ranks(
-                    _oracle_scores(truth, user_ids[a : a + ORACLE_BLOCK]),
-                    target_index[a : a + ORACLE_BLOCK],
-                    excluded[a : a + ORACLE_BLOCK],
-                )
-                for a in range(0, targets.size, ORACLE_BLOCK)
-            ]
+            [target_ranks(scores_of(b), target_index[b], excluded[b]) for b in blocks]
         )
         metrics = ranking_metrics(ranks, (10, 100))
         return {k: round(float(metrics[k].mean()), 4) for k in REPORTED}
 
+    blind = without_post_quality(world)
     return {
         "users": int(targets.size),
         "model": {k: round(float(model[k].mean()), 4) for k in REPORTED},
-        "model_with_engagement_prior": {k: round(float(prior[k].mean()), 4) for k in REPORTED},
-        "oracle": oracle(world),
-        "oracle_without_post_quality": oracle(without_post_quality(world)),
+        "model_with_engagement_prior": means(
+            lambda b: with_engagement_prior(scores[b], shown[b], engaged[b], **RETRIEVAL_PRIOR)
+        ),
+        "oracle": means(lambda b: _oracle_scores(world, user_ids[b])),
+        "oracle_without_post_quality": means(lambda b: _oracle_scores(blind, user_ids[b])),
     }
 
 

@@ -256,7 +256,10 @@ def warm_start(params: Any, donor: Any) -> tuple[Any, list[str]]:
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """Global-norm clipping, then AdamW on warm-up + cosine decay to 10 % of the peak."""
+    """Global-norm clipping, then AdamW on warm-up + cosine decay to 10 % of the peak.
+
+    Only matrices and tables decay: a decayed output bias drifts off the base rate it
+    starts at, and rare actions then lose calibration first (docs/training.md)."""
     schedule = optax.warmup_cosine_decay_schedule(
         init_value=0.0,
         peak_value=cfg.learning_rate,
@@ -266,8 +269,12 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     )
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip_norm),
-        optax.adamw(schedule, weight_decay=cfg.weight_decay),
+        optax.adamw(schedule, weight_decay=cfg.weight_decay, mask=_decayed),
     )
+
+
+def _decayed(params: Any) -> Any:
+    return jax.tree_util.tree_map(lambda p: p.ndim > 1, params)
 
 
 def make_update(

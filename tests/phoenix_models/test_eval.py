@@ -129,6 +129,20 @@ def test_cli_trains_a_demo_ranker_checkpoint(tmp_path):
     assert json.loads((out / "config.json").read_text())["kind"] == "ranker"
 
 
+def test_cli_passes_the_weight_decay_to_the_trainer(tmp_path):
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    out = tmp_path / "ranker"
+    args = ["train", "--out", str(out), "--steps", "2", "--eval-every", "2", "--batch-size", "4"]
+    args += ["--model-config", str(config), "--weight-decay", "0.25", "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    trainer = json.loads((out / "training" / "trainer.json").read_text())
+    assert trainer["train_config"]["weight_decay"] == 0.25
+    rejected = runner.invoke(app, [*args[:-3], "--weight-decay", "-1"])
+    assert rejected.exit_code != 0 and "--weight-decay" in rejected.output
+
+
 def test_final_refit_trains_on_the_test_phase_for_the_chosen_steps_without_its_targets(
     tmp_path, monkeypatch
 ):
@@ -172,15 +186,19 @@ def test_final_refit_trains_on_the_test_phase_for_the_chosen_steps_without_its_t
     assert (tmp_path / "test" / "ranker" / "config.json").exists()
 
 
-def test_the_demo_ranker_preset_reads_a_longer_history_and_averages_its_weights_longer():
+def test_the_demo_ranker_preset_reads_a_longer_history_and_is_regularised_more():
     from pathlib import Path
 
-    from phoenix_models.cli_train import _ema_decay
-    from phoenix_models.train_tasks import DEMO_RANKER_EMA_DECAY, demo_model_config
+    from phoenix_models.cli_train import _preset
+    from phoenix_models.train_tasks import demo_model_config
 
-    assert _ema_decay(None, "demo", "ranker") == DEMO_RANKER_EMA_DECAY == 0.997
-    assert _ema_decay(None, "demo", "retrieval") == _ema_decay(None, "movielens", "ranker") == 0.99
-    assert _ema_decay(0.5, "demo", "ranker") == 0.5  # an explicit --ema-decay wins
+    assert _preset("ema_decay", None, "demo", "ranker") == 0.997
+    assert _preset("weight_decay", None, "demo", "ranker") == 0.3
+    for dataset, model in (("demo", "retrieval"), ("movielens", "ranker")):
+        assert _preset("ema_decay", None, dataset, model) == 0.99
+        assert _preset("weight_decay", None, dataset, model) == 1e-4
+    assert _preset("ema_decay", 0.5, "demo", "ranker") == 0.5  # an explicit option wins
+    assert _preset("weight_decay", 0.0, "demo", "ranker") == 0.0
     assert demo_model_config().history_seq_len == 128
     assert demo_model_config(kind="retrieval").history_seq_len == 32
     shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "demo" / "ranker"

@@ -6,6 +6,7 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from phoenix_models.config import PhoenixConfig
@@ -100,6 +101,21 @@ def test_update_lowers_the_loss_on_a_fixed_batch(ranker_task):
         state, metrics = update(state, batch)
     assert int(state.step) == 15 and np.isfinite(float(metrics["grad_norm"]))
     assert float(ranker_task.loss_fn(state.params, batch)[0]) < first
+
+
+def test_weight_decay_shrinks_matrices_and_tables_but_not_biases_or_norm_scales():
+    cfg = dataclasses.replace(FAST, learning_rate=0.1, weight_decay=1.0, warmup_steps=0)
+    optimizer = make_optimizer(cfg)
+    params = {"dense": {"w": jnp.ones((3, 2)), "action_bias": jnp.full(2, -4.0)}}
+    params["norm"] = {"scale": jnp.ones(2)}
+    opt_state = optimizer.init(params)
+    zero = jax.tree_util.tree_map(jnp.zeros_like, params)
+    for _ in range(3):
+        updates, opt_state = optimizer.update(zero, opt_state, params)
+        params = optax.apply_updates(params, updates)
+    assert float(jnp.max(params["dense"]["w"])) < 0.9  # decayed with no gradient at all
+    np.testing.assert_array_equal(params["dense"]["action_bias"], jnp.full(2, -4.0))
+    np.testing.assert_array_equal(params["norm"]["scale"], jnp.ones(2))
 
 
 def test_update_tracks_a_moving_average_of_the_weights(ranker_task):

@@ -31,8 +31,7 @@ def train(
         float | None,
         typer.Option(
             min=0.0,
-            help="AdamW decoupled weight decay (default: 0.3 for the demo ranker, 1e-4 "
-            "otherwise).",
+            help="AdamW decoupled weight decay (default: 0.3 for the demo ranker, 1e-4 otherwise).",
         ),
     ] = None,
     eval_every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 200,

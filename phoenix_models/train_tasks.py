@@ -75,8 +75,8 @@ RANKER_VALIDATION_K = 100
 DEMO_HISTORY: dict[ModelKind, int] = {"ranker": 128, "retrieval": 32}
 """History length of each demo model (``demo_model_config``)."""
 TRAINING_PRESETS: dict[str, float] = {"ema_decay": 0.99, "weight_decay": 1e-4}
-"""``feedmixer phoenix train``'s defaults for the options below, for every model but the
-demo ranker."""
+"""``feedmixer phoenix train``'s defaults for these options, for every model but the demo
+ranker."""
 DEMO_RANKER_TRAINING: dict[str, float] = {"ema_decay": 0.997, "weight_decay": 0.3}
 """The demo ranker's own: over its 1,000-step schedule (about 6 passes over 10,923
 training requests) a longer weight average and a stronger decay held out better

@@ -74,7 +74,7 @@ RANKER_VALIDATION_K = 100
 
 DEMO_HISTORY: dict[ModelKind, int] = {"ranker": 128, "retrieval": 32}
 """History length of each demo model (``demo_model_config``)."""
-TRAINING_PRESETS: dict[str, float] = {"ema_decay": 0.99, "weight_decay": 1e-4}
+TRAINING_PRESETS: dict[str, float] = {"ema_decay": 0.99, "weight_decay": TrainConfig.weight_decay}
 """``feedmixer phoenix train``'s defaults for these options, for every model but the demo
 ranker."""
 DEMO_RANKER_TRAINING: dict[str, float] = {"ema_decay": 0.997, "weight_decay": 0.3}

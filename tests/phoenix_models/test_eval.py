@@ -129,18 +129,30 @@ def test_cli_trains_a_demo_ranker_checkpoint(tmp_path):
     assert json.loads((out / "config.json").read_text())["kind"] == "ranker"
 
 
-def test_cli_passes_the_weight_decay_to_the_trainer(tmp_path):
-    config = tmp_path / "tiny.json"
-    config.write_text(TINY.to_json())
-    out = tmp_path / "ranker"
-    args = ["train", "--out", str(out), "--steps", "2", "--eval-every", "2", "--batch-size", "4"]
-    args += ["--model-config", str(config), "--weight-decay", "0.25", "--no-progress"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    trainer = json.loads((out / "training" / "trainer.json").read_text())
-    assert trainer["train_config"]["weight_decay"] == 0.25
-    rejected = runner.invoke(app, [*args[:-3], "--weight-decay", "-1"])
+def test_cli_passes_the_weight_decay_to_the_trainer(tmp_path, monkeypatch):
+    import types
+
+    import phoenix_models.cli_train as cli_train
+    import phoenix_models.train as train
+
+    configs: list[TrainConfig] = []
+
+    def fit(task, cfg, out, **kwargs):  # records the config instead of training
+        configs.append(cfg)
+        return types.SimpleNamespace(
+            interrupted=False, steps=0, seconds=0.0, examples_per_s=0.0, best_score=0.0, best_step=0
+        )
+
+    monkeypatch.setattr(cli_train, "_task", lambda *args: types.SimpleNamespace(summary={}))
+    monkeypatch.setattr(train, "fit", fit)
+    args = ["train", "--out", str(tmp_path / "ranker"), "--no-progress"]
+    assert runner.invoke(app, [*args, "--weight-decay", "0.25"]).exit_code == 0
+    assert runner.invoke(app, args).exit_code == 0  # the demo ranker's preset
+    assert runner.invoke(app, [*args, "--model", "retrieval"]).exit_code == 0
+    assert [c.weight_decay for c in configs] == [0.25, 0.3, 1e-4]
+    rejected = runner.invoke(app, [*args, "--weight-decay", "-1"])
     assert rejected.exit_code != 0 and "--weight-decay" in rejected.output
+    assert len(configs) == 3
 
 
 def test_final_refit_trains_on_the_test_phase_for_the_chosen_steps_without_its_targets(
